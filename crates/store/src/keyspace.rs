@@ -1,0 +1,712 @@
+//! The sharded keyspace.
+//!
+//! Every database is split into [`SHARDS_PER_DB`] shards by key hash, and all
+//! shards of all databases sit in one flat array. A shard's global index is
+//! `db * SHARDS_PER_DB + (hash >> SHARD_SHIFT)`, so sorting shard indexes gives
+//! one lock order across databases: a command that touches several keys (or
+//! several databases, as MOVE and SWAPDB do) locks its shards in ascending
+//! index order and can never deadlock with another.
+//!
+//! Shards never split or merge. That is what makes SCAN's guarantee cheap: a
+//! key that exists for the whole scan stays in one shard, and the cursor walks
+//! shards, so it is returned exactly once however the tables grow or shrink.
+
+use crate::glob::glob_match;
+use crate::value::{Value, ValueType};
+use bytes::Bytes;
+use hashbrown::HashTable;
+use parking_lot::{Mutex, MutexGuard};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub const SHARD_BITS: u32 = 9;
+pub const SHARDS_PER_DB: usize = 1 << SHARD_BITS;
+const SHARD_SHIFT: u32 = 64 - SHARD_BITS;
+
+/// One key and its value. Fields that carry invariants (the expiry, counted
+/// per shard) are reached through methods.
+#[derive(Debug)]
+pub struct Entry {
+    key: Bytes,
+    pub value: Value,
+    /// Absolute expiry in Unix milliseconds; `None` for persistent keys.
+    expire_at: Option<u64>,
+    /// Access clock for LRU (seconds, wrapping) or LFU counter; the eviction
+    /// issue owns its interpretation.
+    pub access: u32,
+}
+
+impl Entry {
+    pub fn key(&self) -> &Bytes {
+        &self.key
+    }
+
+    pub fn expire_at(&self) -> Option<u64> {
+        self.expire_at
+    }
+
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        matches!(self.expire_at, Some(t) if t <= now_ms)
+    }
+}
+
+/// Hooks the keyspace calls when it removes keys on its own (expiry,
+/// eviction), so that the journal, keyspace notifications and statistics hear
+/// of it. Installed once by the server.
+pub trait KeyspaceObserver: Send + Sync {
+    fn expired(&self, db: usize, key: &Bytes);
+}
+
+/// One shard: a hash table of entries plus the counters INFO needs.
+#[derive(Default)]
+pub struct Shard {
+    table: HashTable<Entry>,
+    volatile: usize,
+    /// Bucket where the active expiry cycle resumes.
+    expire_cursor: usize,
+}
+
+impl Shard {
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.table.iter()
+    }
+}
+
+/// Counters the keyspace keeps for INFO.
+#[derive(Default, Debug)]
+pub struct KeyspaceStats {
+    pub expired_keys: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    /// Writes since the last successful save (Redis's `server.dirty`).
+    pub dirty: AtomicU64,
+}
+
+/// All databases.
+pub struct Keyspace {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: foldhash::fast::RandomState,
+    dbs: usize,
+    pub stats: KeyspaceStats,
+    /// Set on a replica: expired keys are hidden from reads but only deleted
+    /// when the master says so.
+    replica_expiry: AtomicBool,
+    observer: parking_lot::RwLock<Option<Arc<dyn KeyspaceObserver>>>,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Keyspace {
+        let dbs = databases.max(1);
+        let shards = (0..dbs * SHARDS_PER_DB)
+            .map(|_| Mutex::new(Shard::default()))
+            .collect();
+        Keyspace {
+            shards,
+            hasher: foldhash::fast::RandomState::default(),
+            dbs,
+            stats: KeyspaceStats::default(),
+            replica_expiry: AtomicBool::new(false),
+            observer: parking_lot::RwLock::new(None),
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs
+    }
+
+    pub fn set_observer(&self, observer: Arc<dyn KeyspaceObserver>) {
+        *self.observer.write() = Some(observer);
+    }
+
+    pub fn set_replica_expiry(&self, on: bool) {
+        self.replica_expiry.store(on, Ordering::Relaxed);
+    }
+
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Global index of the shard holding `key` in `db`.
+    pub fn shard_of(&self, db: usize, key: &[u8]) -> usize {
+        db * SHARDS_PER_DB + (self.hash(key) >> SHARD_SHIFT) as usize
+    }
+
+    /// Locks the shard holding one key.
+    pub fn lock(&self, db: usize, key: &[u8], now_ms: u64) -> Locked<'_> {
+        let idx = self.shard_of(db, key);
+        Locked {
+            ks: self,
+            now: now_ms,
+            guards: Guards::One(idx, self.shards[idx].lock()),
+        }
+    }
+
+    /// Locks every shard holding one of `keys` (pairs of database and key), in
+    /// ascending order.
+    pub fn lock_many<'k>(
+        &self,
+        keys: impl IntoIterator<Item = (usize, &'k [u8])>,
+        now_ms: u64,
+    ) -> Locked<'_> {
+        let mut idx: Vec<usize> = keys
+            .into_iter()
+            .map(|(db, k)| self.shard_of(db, k))
+            .collect();
+        self.lock_indexes(&mut idx, now_ms)
+    }
+
+    /// Locks every shard of the given databases, in ascending order.
+    pub fn lock_dbs(&self, dbs: &[usize], now_ms: u64) -> Locked<'_> {
+        let mut idx: Vec<usize> = dbs
+            .iter()
+            .flat_map(|&db| db * SHARDS_PER_DB..(db + 1) * SHARDS_PER_DB)
+            .collect();
+        self.lock_indexes(&mut idx, now_ms)
+    }
+
+    fn lock_indexes(&self, idx: &mut Vec<usize>, now_ms: u64) -> Locked<'_> {
+        idx.sort_unstable();
+        idx.dedup();
+        let guards = if idx.len() == 1 {
+            Guards::One(idx[0], self.shards[idx[0]].lock())
+        } else {
+            Guards::Many(idx.iter().map(|&i| (i, self.shards[i].lock())).collect())
+        };
+        Locked {
+            ks: self,
+            now: now_ms,
+            guards,
+        }
+    }
+
+    /// Locks one shard by its index within `db` (0..SHARDS_PER_DB), for
+    /// scans that walk a database shard by shard.
+    pub fn lock_shard(&self, db: usize, shard: usize) -> MutexGuard<'_, Shard> {
+        self.shards[db * SHARDS_PER_DB + shard].lock()
+    }
+
+    /// Number of keys in `db`, expired-but-unreclaimed ones included, as
+    /// Redis's DBSIZE counts them.
+    pub fn db_size(&self, db: usize) -> usize {
+        self.db_shards(db).map(|s| s.lock().len()).sum()
+    }
+
+    /// Keys and keys with an expiry in `db`.
+    pub fn db_counts(&self, db: usize) -> (usize, usize) {
+        self.db_shards(db).fold((0, 0), |(k, v), s| {
+            let s = s.lock();
+            (k + s.len(), v + s.volatile)
+        })
+    }
+
+    fn db_shards(&self, db: usize) -> impl Iterator<Item = &Mutex<Shard>> {
+        self.shards[db * SHARDS_PER_DB..(db + 1) * SHARDS_PER_DB].iter()
+    }
+
+    /// Empties `db` atomically and returns the removed tables, so the caller
+    /// decides where their memory is freed (inline, or on another thread for
+    /// FLUSHDB ASYNC).
+    pub fn flush_db(&self, db: usize) -> Vec<Shard> {
+        let mut locked = self.lock_dbs(&[db], 0);
+        locked.take_all()
+    }
+
+    /// Empties every database atomically.
+    pub fn flush_all(&self) -> Vec<Shard> {
+        let all: Vec<usize> = (0..self.dbs).collect();
+        let mut locked = self.lock_dbs(&all, 0);
+        locked.take_all()
+    }
+
+    /// Exchanges the contents of two databases atomically.
+    pub fn swap_dbs(&self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let mut locked = self.lock_dbs(&[a, b], 0);
+        if let Guards::Many(guards) = &mut locked.guards {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let lo_start = guards
+                .iter()
+                .position(|(i, _)| *i == lo * SHARDS_PER_DB)
+                .unwrap_or(0);
+            let hi_start = guards
+                .iter()
+                .position(|(i, _)| *i == hi * SHARDS_PER_DB)
+                .unwrap_or(0);
+            let (left, right) = guards.split_at_mut(hi_start);
+            for n in 0..SHARDS_PER_DB {
+                std::mem::swap(&mut *left[lo_start + n].1, &mut *right[n].1);
+            }
+        }
+    }
+
+    /// One step of SCAN over `db`. The cursor counts shards; a call returns the
+    /// keys of whole shards until at least `count` keys are collected, and the
+    /// next cursor (0 when the walk is complete).
+    pub fn scan(
+        &self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        pattern: Option<&[u8]>,
+        type_filter: Option<ValueType>,
+        now_ms: u64,
+    ) -> (u64, Vec<Bytes>) {
+        let mut out = Vec::new();
+        let mut shard = cursor as usize;
+        let mut visited = 0usize;
+        while shard < SHARDS_PER_DB {
+            let guard = self.lock_shard(db, shard);
+            for e in guard.table.iter() {
+                visited += 1;
+                if e.is_expired(now_ms) {
+                    continue;
+                }
+                if let Some(t) = type_filter {
+                    if e.value.value_type() != t {
+                        continue;
+                    }
+                }
+                if let Some(p) = pattern {
+                    if !glob_match(p, &e.key, false) {
+                        continue;
+                    }
+                }
+                out.push(e.key.clone());
+            }
+            drop(guard);
+            shard += 1;
+            // Redis visits about `count` buckets per call; empty shards cost
+            // little, so keep going until `count` entries were looked at.
+            if visited >= count {
+                break;
+            }
+        }
+        let next = if shard >= SHARDS_PER_DB {
+            0
+        } else {
+            shard as u64
+        };
+        (next, out)
+    }
+
+    /// All live keys of `db` matching `pattern`, one shard lock at a time.
+    pub fn keys(&self, db: usize, pattern: &[u8], now_ms: u64) -> Vec<Bytes> {
+        let all = pattern == b"*";
+        let mut out = Vec::new();
+        for s in self.db_shards(db) {
+            let s = s.lock();
+            out.extend(
+                s.table
+                    .iter()
+                    .filter(|e| {
+                        !e.is_expired(now_ms) && (all || glob_match(pattern, &e.key, false))
+                    })
+                    .map(|e| e.key.clone()),
+            );
+        }
+        out
+    }
+
+    /// A random live key of `db`, or `None` if the database is empty.
+    pub fn random_key(&self, db: usize, now_ms: u64) -> Option<Bytes> {
+        let start = fastrand::usize(..SHARDS_PER_DB);
+        for i in 0..SHARDS_PER_DB {
+            let idx = db * SHARDS_PER_DB + (start + i) % SHARDS_PER_DB;
+            let mut locked = Locked {
+                ks: self,
+                now: now_ms,
+                guards: Guards::One(idx, self.shards[idx].lock()),
+            };
+            // Expired keys met on the way are reclaimed, as Redis does.
+            for _ in 0..100 {
+                let Some(key) = random_entry(locked.shard(idx)).map(|e| e.key.clone()) else {
+                    break;
+                };
+                if locked.get(db, &key).is_some() {
+                    return Some(key);
+                }
+            }
+        }
+        None
+    }
+
+    /// One pass of active expiry over `db`: visits up to `budget` buckets,
+    /// resuming where the previous pass stopped in each shard, and deletes
+    /// the expired keys it meets. Returns (sampled volatile keys, expired).
+    pub fn active_expire_db(&self, db: usize, budget: usize, now_ms: u64) -> (usize, usize) {
+        if self.replica_expiry.load(Ordering::Relaxed) {
+            return (0, 0);
+        }
+        let per_shard = (budget / SHARDS_PER_DB).max(4);
+        let mut sampled = 0;
+        let mut expired = Vec::new();
+        let mut total = 0;
+        for shard in 0..SHARDS_PER_DB {
+            let mut s = self.lock_shard(db, shard);
+            if s.volatile == 0 {
+                continue;
+            }
+            let buckets = s.table.num_buckets();
+            let mut cursor = s.expire_cursor % buckets.max(1);
+            for _ in 0..per_shard.min(buckets) {
+                let hit = match s.table.get_bucket(cursor) {
+                    Some(e) if e.expire_at.is_some() => {
+                        sampled += 1;
+                        e.is_expired(now_ms)
+                    }
+                    _ => false,
+                };
+                if hit {
+                    if let Ok(occ) = s.table.get_bucket_entry(cursor) {
+                        let (entry, _) = occ.remove();
+                        s.volatile -= 1;
+                        expired.push(entry.key);
+                    }
+                }
+                cursor = (cursor + 1) % buckets;
+            }
+            s.expire_cursor = cursor;
+            drop(s);
+            total += expired.len();
+            self.report_expired(db, &mut expired);
+        }
+        (sampled, total)
+    }
+
+    fn report_expired(&self, db: usize, keys: &mut Vec<Bytes>) {
+        if keys.is_empty() {
+            return;
+        }
+        self.stats
+            .expired_keys
+            .fetch_add(keys.len() as u64, Ordering::Relaxed);
+        if let Some(obs) = self.observer.read().as_ref() {
+            for k in keys.iter() {
+                obs.expired(db, k);
+            }
+        }
+        keys.clear();
+    }
+}
+
+fn random_entry(s: &Shard) -> Option<&Entry> {
+    let n = s.table.num_buckets();
+    if n == 0 || s.table.is_empty() {
+        return None;
+    }
+    let start = fastrand::usize(..n);
+    (0..n).find_map(|i| s.table.get_bucket((start + i) % n))
+}
+
+enum Guards<'a> {
+    One(usize, MutexGuard<'a, Shard>),
+    Many(Vec<(usize, MutexGuard<'a, Shard>)>),
+}
+
+impl<'a> Guards<'a> {
+    fn shards_mut(&mut self) -> Vec<&mut Shard> {
+        match self {
+            Guards::One(_, g) => vec![&mut **g],
+            Guards::Many(v) => v.iter_mut().map(|(_, g)| &mut **g).collect(),
+        }
+    }
+}
+
+/// Shards held by one command. Every access names its database and key; the
+/// shard must be among those locked, which the command table's key positions
+/// guarantee.
+pub struct Locked<'a> {
+    ks: &'a Keyspace,
+    now: u64,
+    guards: Guards<'a>,
+}
+
+impl<'a> Locked<'a> {
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    pub fn keyspace(&self) -> &'a Keyspace {
+        self.ks
+    }
+
+    fn shard(&mut self, idx: usize) -> &mut Shard {
+        match &mut self.guards {
+            Guards::One(i, g) => {
+                assert_eq!(*i, idx, "key accessed without its shard locked");
+                g
+            }
+            Guards::Many(v) => {
+                let pos = v
+                    .binary_search_by_key(&idx, |(i, _)| *i)
+                    .expect("key accessed without its shard locked");
+                &mut v[pos].1
+            }
+        }
+    }
+
+    /// Removes `key` if it has expired, reporting the expiry. On a replica the
+    /// key stays (the master will send DEL) but reads treat it as missing.
+    fn expire_if_needed(&mut self, db: usize, key: &[u8], hash: u64, idx: usize) -> bool {
+        let now = self.now;
+        let replica = self.ks.replica_expiry.load(Ordering::Relaxed);
+        let shard = self.shard(idx);
+        let Ok(occ) = shard.table.find_entry(hash, |e| e.key.as_ref() == key) else {
+            return false;
+        };
+        if !occ.get().is_expired(now) {
+            return false;
+        }
+        if replica {
+            return true;
+        }
+        let (entry, _) = occ.remove();
+        shard.volatile -= 1;
+        let mut keys = vec![entry.key];
+        self.ks.report_expired(db, &mut keys);
+        true
+    }
+
+    /// The live entry for `key`, deleting it first if it has expired.
+    pub fn get(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
+        self.get_mut(db, key).map(|e| &*e)
+    }
+
+    pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        let hash = self.ks.hash(key);
+        let idx = db * SHARDS_PER_DB + (hash >> SHARD_SHIFT) as usize;
+        if self.expire_if_needed(db, key, hash, idx) {
+            return None;
+        }
+        self.shard(idx)
+            .table
+            .find_mut(hash, |e| e.key.as_ref() == key)
+    }
+
+    /// True if `key` exists (and has not expired).
+    pub fn contains(&mut self, db: usize, key: &[u8]) -> bool {
+        self.get(db, key).is_some()
+    }
+
+    /// Inserts or replaces `key`, returning the previous entry. The key bytes
+    /// are copied so the entry never pins a network buffer.
+    pub fn insert(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        value: Value,
+        expire_at: Option<u64>,
+    ) -> Option<Entry> {
+        let hash = self.ks.hash(key);
+        let idx = db * SHARDS_PER_DB + (hash >> SHARD_SHIFT) as usize;
+        let hasher = &self.ks.hasher;
+        let shard = self.shard(idx);
+        let entry = Entry {
+            key: Bytes::copy_from_slice(key),
+            value,
+            expire_at,
+            access: 0,
+        };
+        if expire_at.is_some() {
+            shard.volatile += 1;
+        }
+        match shard.table.find_entry(hash, |e| e.key.as_ref() == key) {
+            Ok(mut occ) => {
+                let old = std::mem::replace(occ.get_mut(), entry);
+                if old.expire_at.is_some() {
+                    shard.volatile -= 1;
+                }
+                Some(old)
+            }
+            Err(_) => {
+                shard
+                    .table
+                    .insert_unique(hash, entry, |e| hasher.hash_one(e.key.as_ref()));
+                None
+            }
+        }
+    }
+
+    /// Replaces the value of an existing key, keeping its expiry (what most
+    /// write commands do). Inserts a persistent key if it does not exist.
+    pub fn set_value(&mut self, db: usize, key: &[u8], value: Value) {
+        match self.get_mut(db, key) {
+            Some(e) => e.value = value,
+            None => {
+                self.insert(db, key, value, None);
+            }
+        }
+    }
+
+    /// Removes `key` (expired or not) and returns its entry if it was live.
+    pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        let hash = self.ks.hash(key);
+        let idx = db * SHARDS_PER_DB + (hash >> SHARD_SHIFT) as usize;
+        if self.expire_if_needed(db, key, hash, idx) {
+            return None;
+        }
+        let shard = self.shard(idx);
+        let occ = shard
+            .table
+            .find_entry(hash, |e| e.key.as_ref() == key)
+            .ok()?;
+        let (entry, _) = occ.remove();
+        if entry.expire_at.is_some() {
+            shard.volatile -= 1;
+        }
+        Some(entry)
+    }
+
+    /// Sets or clears the expiry of an existing key. Returns false if the key
+    /// does not exist.
+    pub fn set_expire(&mut self, db: usize, key: &[u8], expire_at: Option<u64>) -> bool {
+        let hash = self.ks.hash(key);
+        let idx = db * SHARDS_PER_DB + (hash >> SHARD_SHIFT) as usize;
+        if self.expire_if_needed(db, key, hash, idx) {
+            return false;
+        }
+        let shard = self.shard(idx);
+        let Some(e) = shard.table.find_mut(hash, |e| e.key.as_ref() == key) else {
+            return false;
+        };
+        let before = e.expire_at.is_some();
+        e.expire_at = expire_at;
+        match (before, expire_at.is_some()) {
+            (false, true) => shard.volatile += 1,
+            (true, false) => shard.volatile -= 1,
+            _ => {}
+        }
+        true
+    }
+
+    /// Counts a write for `rdb_changes_since_last_save` and the save rules.
+    pub fn dirty(&self, n: u64) {
+        self.ks.stats.dirty.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn take_all(&mut self) -> Vec<Shard> {
+        self.guards
+            .shards_mut()
+            .into_iter()
+            .map(std::mem::take)
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    #[test]
+    fn insert_get_remove_and_expiry() {
+        let ks = Keyspace::new(16);
+        let mut l = ks.lock(0, b"a", 1000);
+        assert!(l.insert(0, b"a", Value::string(b"1"), Some(2000)).is_none());
+        assert!(l.get(0, b"a").is_some());
+        drop(l);
+        assert_eq!(ks.db_counts(0), (1, 1));
+        let mut l = ks.lock(0, b"a", 2000);
+        assert!(l.get(0, b"a").is_none(), "expired at its deadline");
+        drop(l);
+        assert_eq!(ks.db_counts(0), (0, 0));
+        assert_eq!(ks.stats.expired_keys.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn many_keys_lock_in_order_across_dbs() {
+        let ks = Keyspace::new(16);
+        let keys: Vec<Vec<u8>> = (0..100).map(|i| format!("k{i}").into_bytes()).collect();
+        let mut l = ks.lock_many(
+            keys.iter()
+                .map(|k| (3usize, k.as_slice()))
+                .chain([(0, &b"x"[..])]),
+            0,
+        );
+        for k in &keys {
+            l.insert(3, k, Value::string(k), None);
+        }
+        l.insert(0, b"x", Value::string(b"y"), None);
+        drop(l);
+        assert_eq!(ks.db_size(3), 100);
+        ks.swap_dbs(3, 0);
+        assert_eq!(ks.db_size(0), 100);
+        assert_eq!(ks.db_size(3), 1);
+    }
+
+    #[test]
+    fn scan_returns_every_key_once_while_the_table_grows() {
+        let ks = Keyspace::new(1);
+        for i in 0..1000 {
+            let k = format!("key:{i}");
+            ks.lock(0, k.as_bytes(), 0)
+                .insert(0, k.as_bytes(), Value::string(b"v"), None);
+        }
+        let mut seen = std::collections::HashMap::new();
+        let mut cursor = 0;
+        let mut extra = 0;
+        loop {
+            let (next, keys) = ks.scan(0, cursor, 10, None, None, 0);
+            for k in keys {
+                *seen.entry(k).or_insert(0) += 1;
+            }
+            // Grow the table between calls.
+            for _ in 0..50 {
+                let k = format!("new:{extra}");
+                extra += 1;
+                ks.lock(0, k.as_bytes(), 0)
+                    .insert(0, k.as_bytes(), Value::string(b"v"), None);
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        for i in 0..1000 {
+            let k = Bytes::from(format!("key:{i}"));
+            assert_eq!(seen.get(&k), Some(&1), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn active_expiry_reclaims_untouched_keys() {
+        let ks = Keyspace::new(1);
+        for i in 0..5000 {
+            let k = format!("k{i}");
+            ks.lock(0, k.as_bytes(), 0)
+                .insert(0, k.as_bytes(), Value::string(b"v"), Some(10));
+        }
+        let mut rounds = 0;
+        while ks.db_size(0) > 0 {
+            ks.active_expire_db(0, 2000, 100);
+            rounds += 1;
+            assert!(rounds < 100, "active expiry does not converge");
+        }
+        assert_eq!(ks.stats.expired_keys.load(Ordering::Relaxed), 5000);
+    }
+
+    #[test]
+    fn random_key_finds_the_only_key() {
+        let ks = Keyspace::new(1);
+        assert_eq!(ks.random_key(0, 0), None);
+        ks.lock(0, b"only", 0)
+            .insert(0, b"only", Value::string(b"v"), None);
+        assert_eq!(ks.random_key(0, 0).as_deref(), Some(&b"only"[..]));
+    }
+}

@@ -1,0 +1,27 @@
+//! The keyspace: databases, keys, values and their expiry. It knows nothing of
+//! RESP, sockets or commands.
+//!
+//! What it owns:
+//!
+//! * [`Keyspace`]: every database, sharded by key hash into a flat array of
+//!   mutex-protected hash tables. Commands lock the shards of the keys they
+//!   touch, in ascending shard order ([`Keyspace::lock_many`]), which makes
+//!   multi-key commands atomic and deadlock free on every thread.
+//! * Expiry: lazy on access ([`Locked::get`] deletes an expired key before
+//!   answering) and active ([`Keyspace::active_expire_db`], which walks each
+//!   shard's buckets from a saved cursor in bounded steps).
+//! * [`Value`]: the value types with their Redis encodings.
+//!
+//! What it must never do: block on I/O, hold a shard lock across a step of
+//! unbounded size, or keep a reference into a client's buffer (keys and values
+//! are copied in).
+
+pub mod alloc;
+pub mod glob;
+mod keyspace;
+pub mod value;
+
+pub use keyspace::{
+    Entry, Keyspace, KeyspaceObserver, KeyspaceStats, Locked, Shard, SHARDS_PER_DB,
+};
+pub use value::{StrValue, Value, ValueType};
