@@ -1,1 +1,36 @@
+//! Commands, and the state they act on.
+//!
+//! This crate holds the command table ([`table`]), one module per Redis
+//! command group (`string`, `generic`, `server`, `connection`, ...), the
+//! dispatcher that applies the checks common to every command
+//! ([`dispatch::execute`]), and the shared server state those commands read
+//! and change ([`context::Shared`]: keyspace, configuration, client registry,
+//! statistics). The network lives above it, in the server crate.
+//!
+//! Rules every handler follows:
+//!
+//! * A handler is `fn(&mut Ctx) -> CmdResult`. It reads arguments through
+//!   [`args`] helpers, locks the shards of its keys through the store, writes
+//!   its reply with the context's encoder, and returns errors as values; the
+//!   dispatcher writes them and counts them. A handler never panics on input.
+//! * Arity and unknown-command errors never reach a handler: the table
+//!   declares arity and the dispatcher checks it.
+//! * Every error text comes from [`errors`].
+//! * A handler that changes data calls `Locked::dirty`, which feeds the save
+//!   rules and, later, the journal.
 
+pub mod args;
+pub mod clients;
+pub mod config;
+pub mod connection;
+pub mod context;
+pub mod dispatch;
+pub mod errors;
+pub mod generic;
+pub mod info;
+pub mod server;
+pub mod stats;
+pub mod string;
+pub mod table;
+
+pub use context::{CmdError, CmdResult, Ctx, Session, Shared};

@@ -1,0 +1,119 @@
+//! The registry of connected clients, for CLIENT LIST/KILL/INFO, INFO clients
+//! and `maxclients`.
+
+use crate::table::Command;
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The part of a client's state other connections may read or act on.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub created: Instant,
+    pub name: Mutex<Option<bytes::Bytes>>,
+    pub lib_name: Mutex<Option<String>>,
+    pub lib_ver: Mutex<Option<String>>,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    /// Milliseconds since `created` at the last command.
+    pub last_active_ms: AtomicU64,
+    last_cmd: AtomicPtr<Command>,
+    pub killed: AtomicBool,
+    pub kill_notify: tokio::sync::Notify,
+    /// Bytes waiting in the query and output buffers, updated by the
+    /// connection loop.
+    pub qbuf: AtomicUsize,
+    pub obuf: AtomicUsize,
+    pub is_monitor: AtomicBool,
+    pub no_evict: AtomicBool,
+    pub is_unix: bool,
+}
+
+impl ClientHandle {
+    pub fn new(id: u64, addr: String, laddr: String, is_unix: bool) -> ClientHandle {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            last_active_ms: AtomicU64::new(0),
+            last_cmd: AtomicPtr::new(std::ptr::null_mut()),
+            killed: AtomicBool::new(false),
+            kill_notify: tokio::sync::Notify::new(),
+            qbuf: AtomicUsize::new(0),
+            obuf: AtomicUsize::new(0),
+            is_monitor: AtomicBool::new(false),
+            no_evict: AtomicBool::new(false),
+            is_unix,
+        }
+    }
+
+    pub fn touch(&self, cmd: &'static Command) {
+        self.last_active_ms
+            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_cmd
+            .store(cmd as *const Command as *mut Command, Ordering::Relaxed);
+    }
+
+    pub fn last_cmd(&self) -> Option<&'static Command> {
+        let p = self.last_cmd.load(Ordering::Relaxed);
+        // SAFETY: only pointers to `'static` table entries are ever stored.
+        unsafe { p.cast_const().as_ref() }
+    }
+
+    pub fn idle_secs(&self) -> u64 {
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000
+    }
+
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill_notify.notify_one();
+    }
+}
+
+#[derive(Default)]
+pub struct Clients {
+    next_id: AtomicU64,
+    map: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    /// Total connections accepted and rejected (INFO stats).
+    pub total_connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+}
+
+impl Clients {
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn register(&self, h: Arc<ClientHandle>) {
+        self.total_connections.fetch_add(1, Ordering::Relaxed);
+        self.map.lock().insert(h.id, h);
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.map.lock().remove(&id);
+    }
+
+    pub fn count(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.map.lock().get(&id).cloned()
+    }
+
+    /// A snapshot of every client, in id order.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.map.lock().values().cloned().collect()
+    }
+}

@@ -1,0 +1,83 @@
+//! Running one request: resolve it in the command table, apply the checks
+//! that hold for every command (arity, authentication), call the handler, and
+//! keep the statistics. Errors raised here are raised once, for all commands.
+
+use crate::context::{unix_ms, CmdError, Ctx, ReplyMode, Session, Shared};
+use crate::errors;
+use crate::table::{flags, full_name, resolve, Resolved};
+use bytes::{Bytes, BytesMut};
+use ferrocache_protocol::Encoder;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Executes one request and appends its reply to `out`.
+pub fn execute(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut BytesMut) {
+    let mark = out.len();
+    if session.reply_mode == ReplyMode::Skip {
+        session.reply_mode = ReplyMode::SkipThis;
+    }
+    run(shared, session, args, out);
+    match session.reply_mode {
+        ReplyMode::Off => out.truncate(mark),
+        ReplyMode::SkipThis => {
+            out.truncate(mark);
+            session.reply_mode = ReplyMode::On;
+        }
+        ReplyMode::On | ReplyMode::Skip => {}
+    }
+}
+
+fn reject(shared: &Shared, session: &Session, out: &mut BytesMut, msg: &str) {
+    Encoder::new(out, session.proto).error(msg);
+    let code = msg.split(' ').next().unwrap_or("ERR");
+    shared.stats.record_error(code);
+}
+
+fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut BytesMut) {
+    let (cmd, parent) = match resolve(args) {
+        Resolved::Found { cmd, parent } => (cmd, parent),
+        Resolved::Unknown(msg) => return reject(shared, session, out, &msg),
+        Resolved::WrongArity(msg) => {
+            if let Some(c) = args.first().and_then(|n| crate::table::lookup(n)) {
+                if let Some(s) = shared.stats.cmd(c.name) {
+                    s.rejected.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            return reject(shared, session, out, &msg);
+        }
+    };
+    let name = if parent.is_some() {
+        std::borrow::Cow::Owned(full_name(cmd, parent))
+    } else {
+        std::borrow::Cow::Borrowed(cmd.name)
+    };
+    let stat = shared.stats.cmd(&name);
+    if !session.authenticated && !cmd.has(flags::NO_AUTH) {
+        if let Some(s) = stat {
+            s.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        return reject(shared, session, out, errors::NOAUTH);
+    }
+    session.handle.touch(cmd);
+    let started = Instant::now();
+    let mut ctx = Ctx {
+        shared,
+        session,
+        args,
+        out,
+        now_ms: unix_ms(),
+    };
+    let result = (cmd.handler)(&mut ctx);
+    let usec = started.elapsed().as_micros() as u64;
+    shared.stats.total_commands.fetch_add(1, Ordering::Relaxed);
+    if let Some(s) = stat {
+        s.calls.fetch_add(1, Ordering::Relaxed);
+        s.usec.fetch_add(usec, Ordering::Relaxed);
+    }
+    if let Err(CmdError(msg)) = result {
+        if let Some(s) = stat {
+            s.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        reject(shared, session, out, &msg);
+    }
+}

@@ -1,0 +1,101 @@
+//! Server statistics: per-command counters (INFO commandstats), error
+//! counters (INFO errorstats) and the totals INFO stats reports.
+
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+#[derive(Default, Debug)]
+pub struct CmdStat {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+pub struct Stats {
+    /// Keyed by full command name (`get`, `config|get`); built once, so
+    /// lookups take no lock.
+    cmds: OnceLock<HashMap<String, CmdStat>>,
+    pub errors: Mutex<BTreeMap<String, u64>>,
+    pub total_commands: AtomicU64,
+    pub total_net_input: AtomicU64,
+    pub total_net_output: AtomicU64,
+    pub total_error_replies: AtomicU64,
+}
+
+impl Stats {
+    pub fn new() -> Stats {
+        Stats {
+            cmds: OnceLock::new(),
+            errors: Mutex::new(BTreeMap::new()),
+            total_commands: AtomicU64::new(0),
+            total_net_input: AtomicU64::new(0),
+            total_net_output: AtomicU64::new(0),
+            total_error_replies: AtomicU64::new(0),
+        }
+    }
+
+    fn cmds(&self) -> &HashMap<String, CmdStat> {
+        self.cmds.get_or_init(|| {
+            let mut m = HashMap::new();
+            for c in crate::table::all_commands() {
+                m.insert(c.name.to_string(), CmdStat::default());
+                for s in c.subcommands {
+                    m.insert(format!("{}|{}", c.name, s.name), CmdStat::default());
+                }
+            }
+            m
+        })
+    }
+
+    pub fn cmd(&self, full_name: &str) -> Option<&CmdStat> {
+        self.cmds().get(full_name)
+    }
+
+    pub fn record_error(&self, code: &str) {
+        self.total_error_replies.fetch_add(1, Ordering::Relaxed);
+        let mut errors = self.errors.lock();
+        // Redis caps the table at 128 distinct codes to bound its size.
+        if errors.len() < 128 || errors.contains_key(code) {
+            *errors.entry(code.to_string()).or_insert(0) += 1;
+        }
+    }
+
+    /// Commands with at least one call or rejection, sorted by name.
+    pub fn command_rows(&self) -> Vec<(&str, &CmdStat)> {
+        let mut rows: Vec<(&str, &CmdStat)> = self
+            .cmds()
+            .iter()
+            .filter(|(_, s)| {
+                s.calls.load(Ordering::Relaxed) > 0
+                    || s.rejected.load(Ordering::Relaxed) > 0
+                    || s.failed.load(Ordering::Relaxed) > 0
+            })
+            .map(|(n, s)| (n.as_str(), s))
+            .collect();
+        rows.sort_by_key(|(n, _)| *n);
+        rows
+    }
+
+    pub fn reset(&self) {
+        for s in self.cmds().values() {
+            s.calls.store(0, Ordering::Relaxed);
+            s.usec.store(0, Ordering::Relaxed);
+            s.rejected.store(0, Ordering::Relaxed);
+            s.failed.store(0, Ordering::Relaxed);
+        }
+        self.errors.lock().clear();
+        self.total_commands.store(0, Ordering::Relaxed);
+        self.total_net_input.store(0, Ordering::Relaxed);
+        self.total_net_output.store(0, Ordering::Relaxed);
+        self.total_error_replies.store(0, Ordering::Relaxed);
+    }
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self::new()
+    }
+}

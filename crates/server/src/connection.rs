@@ -1,0 +1,148 @@
+//! One client connection: read, decode every complete command, execute each,
+//! and write all their replies with one syscall.
+
+use bytes::BytesMut;
+use ferrocache_commands::clients::ClientHandle;
+use ferrocache_commands::dispatch;
+use ferrocache_commands::{Session, Shared};
+use ferrocache_protocol::{DecodeLimits, Encoder, Protocol, RequestDecoder};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Read buffer growth step.
+const READ_CHUNK: usize = 16 * 1024;
+/// Replies are flushed early once this much is pending, so a client that
+/// pipelines many large reads does not grow the output buffer without bound.
+const FLUSH_THRESHOLD: usize = 64 * 1024;
+
+/// Serves one client until it disconnects, is killed, times out, breaks the
+/// protocol, or the server shuts down.
+pub async fn serve<S>(shared: Arc<Shared>, mut stream: S, handle: Arc<ClientHandle>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let needs_auth = !shared
+        .config
+        .get("requirepass")
+        .unwrap_or_default()
+        .is_empty();
+    let mut session = Session::new(handle.clone(), !needs_auth);
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = BytesMut::with_capacity(READ_CHUNK);
+    let mut decoder = RequestDecoder::new();
+    let mut args = Vec::with_capacity(8);
+    let max_bulk = shared
+        .config
+        .get_i64("proto-max-bulk-len")
+        .unwrap_or(512 << 20);
+    let qbuf_limit = shared
+        .config
+        .get_i64("client-query-buffer-limit")
+        .unwrap_or(1 << 30) as usize;
+    let idle_timeout = shared.config.get_i64("timeout").unwrap_or(0);
+
+    'conn: loop {
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        let read = tokio::select! {
+            r = stream.read_buf(&mut buf) => r,
+            _ = handle.kill_notify.notified() => break 'conn,
+            _ = shutdown.changed() => break 'conn,
+            _ = idle(idle_timeout) => break 'conn,
+        };
+        match read {
+            Ok(0) | Err(_) => break 'conn,
+            Ok(n) => {
+                shared
+                    .stats
+                    .total_net_input
+                    .fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+        if handle.killed.load(Ordering::Acquire) {
+            break 'conn;
+        }
+        let mut close = false;
+        loop {
+            let limits = DecodeLimits {
+                max_bulk_len: max_bulk,
+                authenticated: session.authenticated,
+            };
+            match decoder.decode(&mut buf, &mut args, &limits) {
+                Ok(true) => {
+                    dispatch::execute(&shared, &mut session, &args, &mut out);
+                    args.clear();
+                    if session.close_after_reply {
+                        close = true;
+                        break;
+                    }
+                    if out.len() >= FLUSH_THRESHOLD && !flush(&shared, &mut stream, &mut out).await
+                    {
+                        break 'conn;
+                    }
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    Encoder::new(&mut out, session.proto).error(&e.reply_text());
+                    shared.stats.record_error("ERR");
+                    close = true;
+                    break;
+                }
+            }
+        }
+        if buf.len() > qbuf_limit {
+            crate::warning!(
+                "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
+                handle.id,
+                handle.addr,
+                String::from_utf8_lossy(&buf[..buf.len().min(64)])
+            );
+            break 'conn;
+        }
+        handle.qbuf.store(buf.len(), Ordering::Relaxed);
+        if !out.is_empty() && !flush(&shared, &mut stream, &mut out).await {
+            break 'conn;
+        }
+        if close {
+            break 'conn;
+        }
+    }
+    let _ = stream.shutdown().await;
+    shared.clients.unregister(handle.id);
+}
+
+async fn flush<S: AsyncWrite + Unpin>(shared: &Shared, stream: &mut S, out: &mut BytesMut) -> bool {
+    let n = out.len();
+    let ok = stream.write_all(out).await.is_ok();
+    shared
+        .stats
+        .total_net_output
+        .fetch_add(n as u64, Ordering::Relaxed);
+    out.clear();
+    // Give back memory after a very large reply.
+    if out.capacity() > 4 * FLUSH_THRESHOLD {
+        *out = BytesMut::with_capacity(READ_CHUNK);
+    }
+    ok
+}
+
+async fn idle(timeout_secs: i64) {
+    if timeout_secs > 0 {
+        tokio::time::sleep(Duration::from_secs(timeout_secs as u64)).await;
+    } else {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Writes one error reply and closes: for connections refused before they
+/// are served (maxclients, protected mode).
+pub async fn refuse<S: AsyncWrite + Unpin>(mut stream: S, msg: &str) {
+    let mut out = BytesMut::new();
+    Encoder::new(&mut out, Protocol::Resp2).error(msg);
+    let _ = stream.write_all(&out).await;
+    let _ = stream.shutdown().await;
+}
