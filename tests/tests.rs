@@ -1,0 +1,7 @@
+//! Integration and differential tests. One binary, one module per area; each
+//! starts Ferrocache in-process on port 0 and, for differential tests, a real
+//! redis-server beside it.
+
+mod support;
+
+mod basics;
