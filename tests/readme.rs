@@ -50,8 +50,13 @@ pub fn expected_block() -> String {
 fn readme_lists_exactly_the_commands_in_the_table() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
-    let start = readme.find(START).expect("README has the commands start marker") + START.len();
-    let end = readme.find(END).expect("README has the commands end marker");
+    let start = readme
+        .find(START)
+        .expect("README has the commands start marker")
+        + START.len();
+    let end = readme
+        .find(END)
+        .expect("README has the commands end marker");
     let listed = readme[start..end].trim();
     let expected = expected_block();
     assert_eq!(

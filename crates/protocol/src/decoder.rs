@@ -520,3 +520,80 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    /// Decodes `input` delivered in the given chunk sizes; returns the
+    /// commands and the error, if any.
+    fn decode_chunked(input: &[u8], chunks: &[usize]) -> (Vec<Vec<Bytes>>, Option<ProtocolError>) {
+        let mut dec = RequestDecoder::new();
+        let mut buf = BytesMut::new();
+        let mut args = Vec::new();
+        let mut out = Vec::new();
+        let mut pos = 0;
+        let mut sizes = chunks.iter().cycle();
+        while pos < input.len() {
+            let n = (*sizes.next().unwrap_or(&1)).max(1).min(input.len() - pos);
+            buf.extend_from_slice(&input[pos..pos + n]);
+            pos += n;
+            loop {
+                match dec.decode(&mut buf, &mut args, &DecodeLimits::default()) {
+                    Ok(true) => out.push(args.clone()),
+                    Ok(false) => break,
+                    Err(e) => return (out, Some(e)),
+                }
+            }
+        }
+        (out, None)
+    }
+
+    fn random_request(rng: &mut fastrand::Rng) -> Vec<u8> {
+        let mut out = Vec::new();
+        for _ in 0..rng.usize(1..20) {
+            if rng.u8(..4) == 0 {
+                let words: Vec<String> = (0..rng.usize(1..4))
+                    .map(|_| (0..rng.usize(1..6)).map(|_| rng.alphanumeric()).collect())
+                    .collect();
+                out.extend_from_slice(words.join(" ").as_bytes());
+                out.extend_from_slice(b"\r\n");
+            } else {
+                let n = rng.usize(1..6);
+                out.extend_from_slice(format!("*{n}\r\n").as_bytes());
+                for _ in 0..n {
+                    let arg: Vec<u8> = (0..rng.usize(0..40)).map(|_| rng.u8(..)).collect();
+                    out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+                    out.extend_from_slice(&arg);
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn chunking_never_changes_the_result() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..300 {
+            let input = random_request(&mut rng);
+            let whole = decode_chunked(&input, &[input.len()]);
+            assert!(whole.1.is_none(), "valid input rejected: {:?}", whole.1);
+            let chunks: Vec<usize> = (0..5).map(|_| rng.usize(1..17)).collect();
+            assert_eq!(decode_chunked(&input, &chunks), whole, "chunks {chunks:?}");
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let alphabet = b"*$\r\n0123456789-abc \"'\\x";
+        for _ in 0..3000 {
+            let len = rng.usize(0..64);
+            let input: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            let _ = decode_chunked(&input, &[rng.usize(1..8)]);
+        }
+    }
+}
