@@ -5,4 +5,7 @@
 mod support;
 
 mod basics;
+mod keys;
+mod random;
 mod readme;
+mod strings;
