@@ -17,7 +17,7 @@ use bytes::Bytes;
 use hashbrown::HashTable;
 use parking_lot::{Mutex, MutexGuard};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub const SHARD_BITS: u32 = 9;
@@ -32,9 +32,16 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry in Unix milliseconds; `None` for persistent keys.
     expire_at: Option<u64>,
-    /// Access clock for LRU (seconds, wrapping) or LFU counter; the eviction
-    /// issue owns its interpretation.
+    /// Redis's 24-bit access field. Under an LRU policy (or none) it is the
+    /// LRU clock of the last access, in seconds modulo 2^24; under an LFU
+    /// policy the high 16 bits are the minute of the last decay and the low 8
+    /// bits the logarithmic access counter. See [`lru_clock`] and
+    /// [`lfu_touch`].
     pub access: u32,
+    /// The value was duplicated by COPY. Redis shares one object among every
+    /// key holding a small integer, except for copies, which get a private
+    /// object; OBJECT REFCOUNT shows the difference.
+    copied: bool,
 }
 
 impl Entry {
@@ -48,6 +55,109 @@ impl Entry {
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
         matches!(self.expire_at, Some(t) if t <= now_ms)
+    }
+
+    /// True if the value is a private duplicate made by COPY.
+    pub fn is_copy(&self) -> bool {
+        self.copied
+    }
+
+    /// Marks the value as a private duplicate (see [`Entry::is_copy`]).
+    pub fn mark_copy(&mut self) {
+        self.copied = true;
+    }
+}
+
+/// Largest value of the 24-bit LRU clock; the clock wraps after it (about
+/// 194 days of seconds).
+pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
+/// The counter an LFU entry starts with, so that a new key is not evicted
+/// before it had a chance to be read.
+pub const LFU_INIT_VAL: u8 = 5;
+
+/// The LRU clock at `now_ms`: Unix seconds modulo 2^24.
+pub fn lru_clock(now_ms: u64) -> u32 {
+    ((now_ms / 1000) & LRU_CLOCK_MAX as u64) as u32
+}
+
+/// Milliseconds since the access recorded in an LRU `access` field, taking
+/// one wrap of the clock into account.
+pub fn lru_idle_ms(access: u32, now_ms: u64) -> u64 {
+    let clock = lru_clock(now_ms);
+    let access = access & LRU_CLOCK_MAX;
+    let secs = if clock >= access {
+        clock - access
+    } else {
+        clock + (LRU_CLOCK_MAX - access)
+    };
+    secs as u64 * 1000
+}
+
+/// Unix minutes modulo 2^16, the LFU decay clock.
+fn lfu_minutes(now_ms: u64) -> u32 {
+    ((now_ms / 1000 / 60) & 0xFFFF) as u32
+}
+
+/// The LFU counter of `access` after decaying it by one for every
+/// `decay_time` minutes since its last decay (no decay when `decay_time` is
+/// 0). This is what OBJECT FREQ reports.
+pub fn lfu_decayed(access: u32, now_ms: u64, decay_time: u32) -> u8 {
+    let last = (access >> 8) & 0xFFFF;
+    let counter = (access & 0xFF) as u8;
+    if decay_time == 0 {
+        return counter;
+    }
+    let now = lfu_minutes(now_ms);
+    let elapsed = if now >= last {
+        now - last
+    } else {
+        0xFFFF - last + now
+    };
+    let periods = elapsed / decay_time;
+    counter.saturating_sub(periods.min(255) as u8)
+}
+
+/// Increments an LFU counter with probability 1 / ((counter - init) *
+/// log_factor + 1), so it grows with the logarithm of the access count and
+/// saturates at 255.
+pub fn lfu_log_incr(counter: u8, log_factor: u32) -> u8 {
+    if counter == 255 {
+        return 255;
+    }
+    let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+    let p = 1.0 / (base * log_factor as f64 + 1.0);
+    if fastrand::f64() < p {
+        counter + 1
+    } else {
+        counter
+    }
+}
+
+/// The LFU `access` field after one access: decayed, incremented, and
+/// stamped with the current minute.
+pub fn lfu_touch(access: u32, now_ms: u64, log_factor: u32, decay_time: u32) -> u32 {
+    let counter = lfu_log_incr(lfu_decayed(access, now_ms, decay_time), log_factor);
+    (lfu_minutes(now_ms) << 8) | counter as u32
+}
+
+/// How entries' access fields are maintained, mirrored from the
+/// `maxmemory-policy`, `lfu-log-factor` and `lfu-decay-time` settings by
+/// [`Keyspace::set_access_policy`]. Atomics, so that the lookup path reads
+/// them without a lock.
+#[derive(Debug)]
+struct AccessPolicy {
+    lfu: AtomicBool,
+    log_factor: AtomicU32,
+    decay_time: AtomicU32,
+}
+
+impl Default for AccessPolicy {
+    fn default() -> Self {
+        AccessPolicy {
+            lfu: AtomicBool::new(false),
+            log_factor: AtomicU32::new(10),
+            decay_time: AtomicU32::new(1),
+        }
     }
 }
 
@@ -105,6 +215,7 @@ pub struct Keyspace {
     /// when the master says so.
     replica_expiry: AtomicBool,
     observer: parking_lot::RwLock<Option<Arc<dyn KeyspaceObserver>>>,
+    access: AccessPolicy,
 }
 
 impl Keyspace {
@@ -120,7 +231,60 @@ impl Keyspace {
             stats: KeyspaceStats::default(),
             replica_expiry: AtomicBool::new(false),
             observer: parking_lot::RwLock::new(None),
+            access: AccessPolicy::default(),
         }
+    }
+
+    /// Chooses how lookups maintain each entry's access field: the LRU clock
+    /// (`lfu` false) or the LFU counter with the given `lfu-log-factor` and
+    /// `lfu-decay-time`. Entries keep their old field when the policy changes,
+    /// as in Redis, and adjust as they are accessed.
+    pub fn set_access_policy(&self, lfu: bool, log_factor: u32, decay_time: u32) {
+        self.access.log_factor.store(log_factor, Ordering::Relaxed);
+        self.access.decay_time.store(decay_time, Ordering::Relaxed);
+        self.access.lfu.store(lfu, Ordering::Relaxed);
+    }
+
+    /// True if access fields hold LFU counters.
+    pub fn lfu(&self) -> bool {
+        self.access.lfu.load(Ordering::Relaxed)
+    }
+
+    /// The access field of a value created at `now_ms`.
+    pub fn fresh_access(&self, now_ms: u64) -> u32 {
+        if self.lfu() {
+            (lfu_minutes(now_ms) << 8) | LFU_INIT_VAL as u32
+        } else {
+            lru_clock(now_ms)
+        }
+    }
+
+    /// The access field after an access at `now_ms`.
+    pub fn touched_access(&self, access: u32, now_ms: u64) -> u32 {
+        if self.lfu() {
+            lfu_touch(
+                access,
+                now_ms,
+                self.access.log_factor.load(Ordering::Relaxed),
+                self.access.decay_time.load(Ordering::Relaxed),
+            )
+        } else {
+            lru_clock(now_ms)
+        }
+    }
+
+    /// OBJECT FREQ: the entry's decayed LFU counter.
+    pub fn access_frequency(&self, entry: &Entry, now_ms: u64) -> u8 {
+        lfu_decayed(
+            entry.access,
+            now_ms,
+            self.access.decay_time.load(Ordering::Relaxed),
+        )
+    }
+
+    /// OBJECT IDLETIME, in milliseconds.
+    pub fn idle_ms(&self, entry: &Entry, now_ms: u64) -> u64 {
+        lru_idle_ms(entry.access, now_ms)
     }
 
     pub fn databases(&self) -> usize {
@@ -267,7 +431,8 @@ impl Keyspace {
         now_ms: u64,
     ) -> (u64, Vec<Bytes>) {
         let mut out = Vec::new();
-        let mut shard = cursor as usize;
+        // Cursors past the last shard (any u64 is a valid cursor) end the walk.
+        let mut shard = usize::try_from(cursor).unwrap_or(usize::MAX);
         let mut visited = 0usize;
         while shard < SHARDS_PER_DB {
             let guard = self.lock_shard(db, shard);
@@ -337,7 +502,7 @@ impl Keyspace {
                 let Some(key) = random_entry(locked.shard(idx)).map(|e| e.key.clone()) else {
                     break;
                 };
-                if locked.get(db, &key).is_some() {
+                if locked.peek(db, &key).is_some() {
                     return Some(key);
                 }
             }
@@ -487,7 +652,24 @@ impl<'a> Locked<'a> {
         self.get_mut(db, key).map(|e| &*e)
     }
 
+    /// The live entry for `key`, deleting it first if it has expired, and
+    /// recording the access for LRU/LFU (one store into the entry).
     pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        let now = self.now;
+        let ks = self.ks;
+        let e = self.peek_mut(db, key)?;
+        e.access = ks.touched_access(e.access, now);
+        Some(e)
+    }
+
+    /// The live entry for `key` without recording an access (Redis's
+    /// `LOOKUP_NOTOUCH`: TTL, TYPE, EXISTS, OBJECT). Expired keys are still
+    /// deleted.
+    pub fn peek(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
+        self.peek_mut(db, key).map(|e| &*e)
+    }
+
+    fn peek_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let hash = self.ks.hash(key);
         let idx = db * SHARDS_PER_DB + (hash >> SHARD_SHIFT) as usize;
         if self.expire_if_needed(db, key, hash, idx) {
@@ -498,9 +680,10 @@ impl<'a> Locked<'a> {
             .find_mut(hash, |e| e.key.as_ref() == key)
     }
 
-    /// True if `key` exists (and has not expired).
+    /// True if `key` exists (and has not expired). Does not count as an
+    /// access.
     pub fn contains(&mut self, db: usize, key: &[u8]) -> bool {
-        self.get(db, key).is_some()
+        self.peek(db, key).is_some()
     }
 
     /// Inserts or replaces `key`, returning the previous entry. The key bytes
@@ -512,21 +695,66 @@ impl<'a> Locked<'a> {
         value: Value,
         expire_at: Option<u64>,
     ) -> Option<Entry> {
-        let hash = self.ks.hash(key);
-        let idx = db * SHARDS_PER_DB + (hash >> SHARD_SHIFT) as usize;
-        let hasher = &self.ks.hasher;
-        let shard = self.shard(idx);
         let entry = Entry {
             key: Bytes::copy_from_slice(key),
             value,
             expire_at,
-            access: 0,
+            access: self.ks.fresh_access(self.now),
+            copied: false,
         };
-        if expire_at.is_some() {
+        self.insert_entry(db, entry, true)
+    }
+
+    /// Inserts `old`'s value, expiry and access history under `key` (RENAME,
+    /// MOVE: the same object changes name or database), returning the entry
+    /// it replaces.
+    pub fn insert_moved(&mut self, db: usize, key: &[u8], old: Entry) -> Option<Entry> {
+        let entry = Entry {
+            key: Bytes::copy_from_slice(key),
+            ..old
+        };
+        self.insert_entry(db, entry, false)
+    }
+
+    /// Inserts a copy of `value` (COPY): a new object with a fresh access
+    /// field, marked as a private duplicate.
+    pub fn insert_copy(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        value: Value,
+        expire_at: Option<u64>,
+    ) -> Option<Entry> {
+        let entry = Entry {
+            key: Bytes::copy_from_slice(key),
+            value,
+            expire_at,
+            access: self.ks.fresh_access(self.now),
+            copied: true,
+        };
+        self.insert_entry(db, entry, false)
+    }
+
+    /// `inherit_lfu`: an overwrite keeps the replaced entry's LFU counter,
+    /// counting the write as one access, as Redis's overwrite does.
+    fn insert_entry(&mut self, db: usize, mut entry: Entry, inherit_lfu: bool) -> Option<Entry> {
+        let hash = self.ks.hash(&entry.key);
+        let idx = db * SHARDS_PER_DB + (hash >> SHARD_SHIFT) as usize;
+        let ks = self.ks;
+        let now = self.now;
+        let hasher = &self.ks.hasher;
+        let shard = self.shard(idx);
+        if entry.expire_at.is_some() {
             shard.volatile += 1;
         }
-        match shard.table.find_entry(hash, |e| e.key.as_ref() == key) {
+        match shard
+            .table
+            .find_entry(hash, |e| e.key.as_ref() == entry.key.as_ref())
+        {
             Ok(mut occ) => {
+                if inherit_lfu && ks.lfu() {
+                    entry.access = ks.touched_access(occ.get().access, now);
+                }
                 let old = std::mem::replace(occ.get_mut(), entry);
                 if old.expire_at.is_some() {
                     shard.volatile -= 1;
@@ -573,7 +801,7 @@ impl<'a> Locked<'a> {
     }
 
     /// Sets or clears the expiry of an existing key. Returns false if the key
-    /// does not exist.
+    /// does not exist. Not an access: callers look the key up first.
     pub fn set_expire(&mut self, db: usize, key: &[u8], expire_at: Option<u64>) -> bool {
         let hash = self.ks.hash(key);
         let idx = db * SHARDS_PER_DB + (hash >> SHARD_SHIFT) as usize;

@@ -22,6 +22,7 @@ mod keyspace;
 pub mod value;
 
 pub use keyspace::{
-    Entry, Keyspace, KeyspaceObserver, KeyspaceStats, Locked, Shard, SHARDS_PER_DB,
+    lfu_decayed, lfu_log_incr, lfu_touch, lru_clock, lru_idle_ms, Entry, Keyspace,
+    KeyspaceObserver, KeyspaceStats, Locked, Shard, LFU_INIT_VAL, LRU_CLOCK_MAX, SHARDS_PER_DB,
 };
 pub use value::{StrValue, Value, ValueType};
