@@ -735,3 +735,88 @@ fn active_expiry_reclaims_untouched_keys() {
     }
     assert_eq!(info_field(&mut c, "expired_keys"), 20_000);
 }
+
+/// Name, arity, flags and key positions of every command here agree with
+/// Redis's COMMAND INFO.
+#[test]
+fn command_table_metadata_matches_redis() {
+    let mut p = Pair::new();
+    for name in [
+        "del",
+        "unlink",
+        "exists",
+        "type",
+        "expire",
+        "pexpire",
+        "expireat",
+        "pexpireat",
+        "ttl",
+        "pttl",
+        "expiretime",
+        "pexpiretime",
+        "persist",
+        "keys",
+        "scan",
+        "randomkey",
+        "rename",
+        "renamenx",
+        "copy",
+        "move",
+        "swapdb",
+        "touch",
+        "object|encoding",
+        "object|freq",
+        "object|idletime",
+        "object|refcount",
+        "object|help",
+    ] {
+        let (ours, theirs) = p.both(&["COMMAND", "INFO", name]);
+        let head = |bytes: &[u8]| -> Vec<Frame> {
+            let Frame::Array(outer) = parse(bytes) else {
+                panic!("COMMAND INFO {name}: {}", show(bytes));
+            };
+            let Some(Frame::Array(info)) = outer.into_iter().next() else {
+                panic!("COMMAND INFO {name}: no entry");
+            };
+            let mut head: Vec<Frame> = info.into_iter().take(6).collect();
+            if let Some(Frame::Set(flags) | Frame::Array(flags)) = head.get_mut(2) {
+                flags.sort_by_key(|f| format!("{f:?}"));
+            }
+            // RESP2 sends sets as arrays; compare the contents only.
+            if let Some(f @ Frame::Set(_)) = head.get_mut(2) {
+                if let Frame::Set(v) = std::mem::replace(f, Frame::Null) {
+                    *f = Frame::Array(v);
+                }
+            }
+            head
+        };
+        assert_eq!(head(&ours), head(&theirs), "COMMAND INFO {name}");
+    }
+}
+
+/// RESP3 null and array replies match too.
+#[test]
+fn resp3_replies_match_redis() {
+    let mut p = Pair::new();
+    p.both(&["HELLO", "3"]);
+    p.check_script(
+        "
+        RANDOMKEY
+        OBJECT ENCODING nosuch
+        OBJECT FREQ nosuch
+        OBJECT REFCOUNT nosuch
+        SET k v
+        TYPE k
+        TTL k
+        SCAN 0
+        KEYS *
+        OBJECT HELP
+        COPY k k2
+        RENAME k2 k3
+        RENAMENX k3 k
+        MOVE k3 1
+        SWAPDB 0 1
+        EXPIRE k3 100 GT
+        ",
+    );
+}
