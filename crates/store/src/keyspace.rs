@@ -10,6 +10,14 @@
 //! Shards never split or merge. That is what makes SCAN's guarantee cheap: a
 //! key that exists for the whole scan stays in one shard, and the cursor walks
 //! shards, so it is returned exactly once however the tables grow or shrink.
+//!
+//! Every entry carries Redis's 24-bit access field, kept as an LRU clock or
+//! an LFU counter depending on the eviction policy the server mirrors into
+//! [`Keyspace::set_access_policy`]. Lookups that count as an access
+//! ([`Locked::get`], [`Locked::get_mut`]) update it with a single store;
+//! lookups that must not ([`Locked::peek`], [`Locked::contains`]: TTL, TYPE,
+//! EXISTS, OBJECT) leave it alone. OBJECT IDLETIME and OBJECT FREQ read it,
+//! and eviction will sample it.
 
 use crate::glob::glob_match;
 use crate::value::{Value, ValueType};
@@ -61,11 +69,6 @@ impl Entry {
     /// True if the value is a private duplicate made by COPY.
     pub fn is_copy(&self) -> bool {
         self.copied
-    }
-
-    /// Marks the value as a private duplicate (see [`Entry::is_copy`]).
-    pub fn mark_copy(&mut self) {
-        self.copied = true;
     }
 }
 
@@ -298,6 +301,12 @@ impl Keyspace {
 
     pub fn set_replica_expiry(&self, on: bool) {
         self.replica_expiry.store(on, Ordering::Relaxed);
+    }
+
+    /// True on a replica, where keys are deleted only when the master says
+    /// so.
+    pub fn replica_expiry(&self) -> bool {
+        self.replica_expiry.load(Ordering::Relaxed)
     }
 
     pub fn hash(&self, key: &[u8]) -> u64 {
