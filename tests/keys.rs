@@ -369,6 +369,11 @@ fn scan_errors_match_redis() {
         SCAN +0
         SCAN ""
         SCAN 0 TYPE nosuchtype COUNT 5 MATCH *
+        SET only v
+        SCAN 0 COUNT 9223372036854775807
+        SCAN 0 MATCH o* TYPE string
+        SCAN 0 MATCH x*
+        SCAN 0 COUNT 9223372036854775808
         "#,
     );
 }
@@ -523,6 +528,9 @@ fn copy_matches_redis() {
         COPY c d replace replace
         COPY nosuch d db 99
         COPY nosuch d db abc
+        COPY c f DB 16 DB 2
+        COPY c f DB 2 DB 3
+        COPY c f db 3 REPLACE
         COPY c
         SELECT 1
         GET c
@@ -583,6 +591,33 @@ fn move_and_swapdb_match_redis() {
         MOVE a
         ",
     );
+}
+
+/// A client that selected a database sees the other one's keys after
+/// SWAPDB, without selecting again.
+#[test]
+fn swapdb_is_seen_by_other_clients() {
+    let mut p = Pair::new();
+    let mut ours = Conn::connect(p.fc.port());
+    let mut theirs = Conn::connect(p.redis.port);
+    p.check_script(
+        "
+        SET in0 a
+        SELECT 1
+        SET in1 b
+        SELECT 0
+        ",
+    );
+    for c in [&mut ours, &mut theirs] {
+        assert_eq!(c.cmd(&["SELECT", "1"]), b"+OK\r\n");
+        assert_eq!(show(&c.cmd(&["GET", "in1"])), "$1\\r\\nb\\r\\n");
+    }
+    p.check(&["SWAPDB", "0", "1"]);
+    for c in [&mut ours, &mut theirs] {
+        assert_eq!(show(&c.cmd(&["GET", "in0"])), "$1\\r\\na\\r\\n");
+        assert_eq!(show(&c.cmd(&["GET", "in1"])), "$-1\\r\\n");
+    }
+    p.check(&["GET", "in1"]);
 }
 
 #[test]
