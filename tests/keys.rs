@@ -369,6 +369,11 @@ fn scan_errors_match_redis() {
         SCAN +0
         SCAN ""
         SCAN 0 TYPE nosuchtype COUNT 5 MATCH *
+        SET only v
+        SCAN 0 COUNT 9223372036854775807
+        SCAN 0 MATCH o* TYPE string
+        SCAN 0 MATCH x*
+        SCAN 0 COUNT 9223372036854775808
         "#,
     );
 }
@@ -523,6 +528,9 @@ fn copy_matches_redis() {
         COPY c d replace replace
         COPY nosuch d db 99
         COPY nosuch d db abc
+        COPY c f DB 16 DB 2
+        COPY c f DB 2 DB 3
+        COPY c f db 3 REPLACE
         COPY c
         SELECT 1
         GET c
@@ -583,6 +591,33 @@ fn move_and_swapdb_match_redis() {
         MOVE a
         ",
     );
+}
+
+/// A client that selected a database sees the other one's keys after
+/// SWAPDB, without selecting again.
+#[test]
+fn swapdb_is_seen_by_other_clients() {
+    let mut p = Pair::new();
+    let mut ours = Conn::connect(p.fc.port());
+    let mut theirs = Conn::connect(p.redis.port);
+    p.check_script(
+        "
+        SET in0 a
+        SELECT 1
+        SET in1 b
+        SELECT 0
+        ",
+    );
+    for c in [&mut ours, &mut theirs] {
+        assert_eq!(c.cmd(&["SELECT", "1"]), b"+OK\r\n");
+        assert_eq!(show(&c.cmd(&["GET", "in1"])), "$1\\r\\nb\\r\\n");
+    }
+    p.check(&["SWAPDB", "0", "1"]);
+    for c in [&mut ours, &mut theirs] {
+        assert_eq!(show(&c.cmd(&["GET", "in0"])), "$1\\r\\na\\r\\n");
+        assert_eq!(show(&c.cmd(&["GET", "in1"])), "$-1\\r\\n");
+    }
+    p.check(&["GET", "in1"]);
 }
 
 #[test]
@@ -734,4 +769,89 @@ fn active_expiry_reclaims_untouched_keys() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(info_field(&mut c, "expired_keys"), 20_000);
+}
+
+/// Name, arity, flags and key positions of every command here agree with
+/// Redis's COMMAND INFO.
+#[test]
+fn command_table_metadata_matches_redis() {
+    let mut p = Pair::new();
+    for name in [
+        "del",
+        "unlink",
+        "exists",
+        "type",
+        "expire",
+        "pexpire",
+        "expireat",
+        "pexpireat",
+        "ttl",
+        "pttl",
+        "expiretime",
+        "pexpiretime",
+        "persist",
+        "keys",
+        "scan",
+        "randomkey",
+        "rename",
+        "renamenx",
+        "copy",
+        "move",
+        "swapdb",
+        "touch",
+        "object|encoding",
+        "object|freq",
+        "object|idletime",
+        "object|refcount",
+        "object|help",
+    ] {
+        let (ours, theirs) = p.both(&["COMMAND", "INFO", name]);
+        let head = |bytes: &[u8]| -> Vec<Frame> {
+            let Frame::Array(outer) = parse(bytes) else {
+                panic!("COMMAND INFO {name}: {}", show(bytes));
+            };
+            let Some(Frame::Array(info)) = outer.into_iter().next() else {
+                panic!("COMMAND INFO {name}: no entry");
+            };
+            let mut head: Vec<Frame> = info.into_iter().take(6).collect();
+            if let Some(Frame::Set(flags) | Frame::Array(flags)) = head.get_mut(2) {
+                flags.sort_by_key(|f| format!("{f:?}"));
+            }
+            // RESP2 sends sets as arrays; compare the contents only.
+            if let Some(f @ Frame::Set(_)) = head.get_mut(2) {
+                if let Frame::Set(v) = std::mem::replace(f, Frame::Null) {
+                    *f = Frame::Array(v);
+                }
+            }
+            head
+        };
+        assert_eq!(head(&ours), head(&theirs), "COMMAND INFO {name}");
+    }
+}
+
+/// RESP3 null and array replies match too.
+#[test]
+fn resp3_replies_match_redis() {
+    let mut p = Pair::new();
+    p.both(&["HELLO", "3"]);
+    p.check_script(
+        "
+        RANDOMKEY
+        OBJECT ENCODING nosuch
+        OBJECT FREQ nosuch
+        OBJECT REFCOUNT nosuch
+        SET k v
+        TYPE k
+        TTL k
+        SCAN 0
+        KEYS *
+        OBJECT HELP
+        COPY k k2
+        RENAME k2 k3
+        RENAMENX k3 k
+        MOVE k3 1
+        SWAPDB 0 1
+        EXPIRE k3 100 GT
+        ",
+    );
 }

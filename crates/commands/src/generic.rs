@@ -527,12 +527,13 @@ fn expire_generic(ctx: &mut Ctx, name: &str, base_ms: i64, seconds: bool) -> Cmd
         ctx.reply().int(0);
         return Ok(());
     }
-    if when <= now as i64 {
+    if when <= now as i64 && !ctx.ks().replica_expiry() {
         // A deadline already past deletes the key at once. Redis counts this
-        // as a deletion (propagated as DEL), not in `expired_keys`.
+        // as a deletion (propagated as DEL), not in `expired_keys`. A replica
+        // keeps the key, hidden, until its master's DEL arrives.
         locked.remove(db, key);
     } else {
-        locked.set_expire(db, key, Some(when as u64));
+        locked.set_expire(db, key, Some(u64::try_from(when).unwrap_or(0)));
     }
     locked.dirty(1);
     drop(locked);

@@ -10,6 +10,14 @@
 //! Shards never split or merge. That is what makes SCAN's guarantee cheap: a
 //! key that exists for the whole scan stays in one shard, and the cursor walks
 //! shards, so it is returned exactly once however the tables grow or shrink.
+//!
+//! Every entry carries Redis's 24-bit access field, kept as an LRU clock or
+//! an LFU counter depending on the eviction policy the server mirrors into
+//! [`Keyspace::set_access_policy`]. Lookups that count as an access
+//! ([`Locked::get`], [`Locked::get_mut`]) update it with a single store;
+//! lookups that must not ([`Locked::peek`], [`Locked::contains`]: TTL, TYPE,
+//! EXISTS, OBJECT) leave it alone. OBJECT IDLETIME and OBJECT FREQ read it,
+//! and eviction will sample it.
 
 use crate::glob::glob_match;
 use crate::value::{Value, ValueType};
@@ -40,7 +48,8 @@ pub struct Entry {
     pub access: u32,
     /// The value was duplicated by COPY. Redis shares one object among every
     /// key holding a small integer, except for copies, which get a private
-    /// object; OBJECT REFCOUNT shows the difference.
+    /// object; OBJECT REFCOUNT shows the difference. A new value (insert,
+    /// `set_value`) clears it.
     copied: bool,
 }
 
@@ -60,11 +69,6 @@ impl Entry {
     /// True if the value is a private duplicate made by COPY.
     pub fn is_copy(&self) -> bool {
         self.copied
-    }
-
-    /// Marks the value as a private duplicate (see [`Entry::is_copy`]).
-    pub fn mark_copy(&mut self) {
-        self.copied = true;
     }
 }
 
@@ -297,6 +301,12 @@ impl Keyspace {
 
     pub fn set_replica_expiry(&self, on: bool) {
         self.replica_expiry.store(on, Ordering::Relaxed);
+    }
+
+    /// True on a replica, where keys are deleted only when the master says
+    /// so.
+    pub fn replica_expiry(&self) -> bool {
+        self.replica_expiry.load(Ordering::Relaxed)
     }
 
     pub fn hash(&self, key: &[u8]) -> u64 {
@@ -774,7 +784,10 @@ impl<'a> Locked<'a> {
     /// write commands do). Inserts a persistent key if it does not exist.
     pub fn set_value(&mut self, db: usize, key: &[u8], value: Value) {
         match self.get_mut(db, key) {
-            Some(e) => e.value = value,
+            Some(e) => {
+                e.value = value;
+                e.copied = false;
+            }
             None => {
                 self.insert(db, key, value, None);
             }
@@ -927,6 +940,89 @@ mod tests {
             assert!(rounds < 100, "active expiry does not converge");
         }
         assert_eq!(ks.stats.expired_keys.load(Ordering::Relaxed), 5000);
+    }
+
+    #[test]
+    fn lru_idle_time_survives_one_clock_wrap() {
+        let t = 1_000_000_000_000u64;
+        let access = lru_clock(t);
+        assert_eq!(lru_idle_ms(access, t), 0);
+        assert_eq!(lru_idle_ms(access, t + 2_999), 2_000);
+        // The clock wraps after 2^24 seconds; an access just before the wrap
+        // is a few seconds old just after it.
+        let before_wrap = LRU_CLOCK_MAX;
+        let after_wrap_ms = (1u64 << 24) * 1000 * 100 + 3_000;
+        assert_eq!(lru_clock(after_wrap_ms), 3);
+        assert_eq!(lru_idle_ms(before_wrap, after_wrap_ms), 3_000);
+    }
+
+    #[test]
+    fn lfu_counter_grows_logarithmically_and_decays_by_minutes() {
+        let t = 1_000_000_000_000u64;
+        let fresh = (lfu_minutes(t) << 8) | LFU_INIT_VAL as u32;
+        assert_eq!(lfu_decayed(fresh, t, 1), LFU_INIT_VAL);
+        // Factor 0: every access counts, up to 255.
+        let mut a = fresh;
+        for _ in 0..300 {
+            a = lfu_touch(a, t, 0, 1);
+        }
+        assert_eq!(lfu_decayed(a, t, 1), 255);
+        // One step of decay per `decay_time` minutes, none with 0.
+        assert_eq!(lfu_decayed(a, t + 10 * 60_000, 1), 245);
+        assert_eq!(lfu_decayed(a, t + 10 * 60_000, 5), 253);
+        assert_eq!(lfu_decayed(a, t + 10 * 60_000, 0), 255);
+        assert_eq!(lfu_decayed(fresh, t + 100 * 60_000, 1), 0);
+        // Factor 10: the first access past the initial value always counts,
+        // then increments get rare.
+        let mut a = fresh;
+        for _ in 0..1000 {
+            a = lfu_touch(a, t, 10, 1);
+        }
+        let c = lfu_decayed(a, t, 1);
+        assert!((10..40).contains(&c), "counter {c} after 1000 accesses");
+    }
+
+    #[test]
+    fn lookups_touch_the_access_field_but_peeks_do_not() {
+        let ks = Keyspace::new(1);
+        let mut l = ks.lock(0, b"k", 5_000);
+        l.insert(0, b"k", Value::string(b"v"), None);
+        assert_eq!(l.peek(0, b"k").map(|e| e.access), Some(lru_clock(5_000)));
+        drop(l);
+        let mut l = ks.lock(0, b"k", 9_000);
+        assert!(l.contains(0, b"k"));
+        assert_eq!(l.peek(0, b"k").map(|e| e.access), Some(lru_clock(5_000)));
+        assert!(l.get(0, b"k").is_some());
+        assert_eq!(l.peek(0, b"k").map(|e| e.access), Some(lru_clock(9_000)));
+        // A renamed entry keeps its history; a copy starts afresh.
+        let old = l.remove(0, b"k").expect("present");
+        drop(l);
+        let mut l = ks.lock_many([(0, &b"k2"[..]), (0, &b"k3"[..])], 20_000);
+        l.insert_moved(0, b"k2", old);
+        assert_eq!(l.peek(0, b"k2").map(|e| e.access), Some(lru_clock(9_000)));
+        l.insert_copy(0, b"k3", Value::string(b"1"), Some(50_000));
+        let copy = l.peek(0, b"k3").expect("copied");
+        assert!(copy.is_copy());
+        assert_eq!(copy.access, lru_clock(20_000));
+        assert_eq!(copy.expire_at(), Some(50_000));
+        drop(l);
+        assert_eq!(ks.db_counts(0), (2, 1));
+    }
+
+    #[test]
+    fn lfu_overwrite_keeps_the_counter() {
+        let ks = Keyspace::new(1);
+        ks.set_access_policy(true, 0, 1);
+        let mut l = ks.lock(0, b"k", 60_000);
+        l.insert(0, b"k", Value::string(b"v"), None);
+        let freq = |l: &mut Locked| ks.access_frequency(l.peek(0, b"k").unwrap(), 60_000);
+        assert_eq!(freq(&mut l), LFU_INIT_VAL);
+        l.get(0, b"k");
+        assert_eq!(freq(&mut l), LFU_INIT_VAL + 1);
+        l.insert(0, b"k", Value::string(b"w"), None);
+        assert_eq!(freq(&mut l), LFU_INIT_VAL + 2);
+        l.set_value(0, b"k", Value::string(b"x"));
+        assert_eq!(freq(&mut l), LFU_INIT_VAL + 3);
     }
 
     #[test]
