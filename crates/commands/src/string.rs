@@ -254,7 +254,9 @@ fn set_generic(
             .transpose()?;
         reply_str(ctx, old);
     }
-    let old_expire = locked.get(db, key).map(|e| e.expire_at());
+    // The write itself counts as the access (insert bumps LFU), as in
+    // Redis where SET looks the key up once.
+    let old_expire = locked.peek(db, key).map(|e| e.expire_at());
     let found = old_expire.is_some();
     if (opts.nx && found) || (opts.xx && !found) {
         drop(locked);
