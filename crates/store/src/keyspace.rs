@@ -2,7 +2,7 @@
 //!
 //! Every database is split into [`SHARDS_PER_DB`] shards by key hash, and all
 //! shards of all databases sit in one flat array. A shard's global index is
-//! `db * SHARDS_PER_DB + (hash >> SHARD_SHIFT)`, so sorting shard indexes gives
+//! `db * SHARDS_PER_DB + shard_bits(hash)`, so sorting shard indexes gives
 //! one lock order across databases: a command that touches several keys (or
 //! several databases, as MOVE and SWAPDB do) locks its shards in ascending
 //! index order and can never deadlock with another.
@@ -30,7 +30,15 @@ use std::sync::Arc;
 
 pub const SHARD_BITS: u32 = 9;
 pub const SHARDS_PER_DB: usize = 1 << SHARD_BITS;
-const SHARD_SHIFT: u32 = 64 - SHARD_BITS;
+
+/// The bits of a key's hash that choose its shard. hashbrown uses the top
+/// seven bits as each slot's tag and the low bits as the bucket index, so the
+/// shard must be chosen from neither: with the top bits, every key of a shard
+/// would carry the same tag and every probe would compare keys.
+#[inline]
+fn shard_bits(hash: u64) -> usize {
+    (hash >> 32) as usize & (SHARDS_PER_DB - 1)
+}
 
 /// One key and its value. Fields that carry invariants (the expiry, counted
 /// per shard) are reached through methods.
@@ -315,7 +323,7 @@ impl Keyspace {
 
     /// Global index of the shard holding `key` in `db`.
     pub fn shard_of(&self, db: usize, key: &[u8]) -> usize {
-        db * SHARDS_PER_DB + (self.hash(key) >> SHARD_SHIFT) as usize
+        db * SHARDS_PER_DB + shard_bits(self.hash(key))
     }
 
     /// Locks the shard holding one key.
@@ -681,7 +689,7 @@ impl<'a> Locked<'a> {
 
     fn peek_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let hash = self.ks.hash(key);
-        let idx = db * SHARDS_PER_DB + (hash >> SHARD_SHIFT) as usize;
+        let idx = db * SHARDS_PER_DB + shard_bits(hash);
         if self.expire_if_needed(db, key, hash, idx) {
             return None;
         }
@@ -749,7 +757,7 @@ impl<'a> Locked<'a> {
     /// counting the write as one access, as Redis's overwrite does.
     fn insert_entry(&mut self, db: usize, mut entry: Entry, inherit_lfu: bool) -> Option<Entry> {
         let hash = self.ks.hash(&entry.key);
-        let idx = db * SHARDS_PER_DB + (hash >> SHARD_SHIFT) as usize;
+        let idx = db * SHARDS_PER_DB + shard_bits(hash);
         let ks = self.ks;
         let now = self.now;
         let hasher = &self.ks.hasher;
@@ -797,7 +805,7 @@ impl<'a> Locked<'a> {
     /// Removes `key` (expired or not) and returns its entry if it was live.
     pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
         let hash = self.ks.hash(key);
-        let idx = db * SHARDS_PER_DB + (hash >> SHARD_SHIFT) as usize;
+        let idx = db * SHARDS_PER_DB + shard_bits(hash);
         if self.expire_if_needed(db, key, hash, idx) {
             return None;
         }
@@ -817,7 +825,7 @@ impl<'a> Locked<'a> {
     /// does not exist. Not an access: callers look the key up first.
     pub fn set_expire(&mut self, db: usize, key: &[u8], expire_at: Option<u64>) -> bool {
         let hash = self.ks.hash(key);
-        let idx = db * SHARDS_PER_DB + (hash >> SHARD_SHIFT) as usize;
+        let idx = db * SHARDS_PER_DB + shard_bits(hash);
         if self.expire_if_needed(db, key, hash, idx) {
             return false;
         }
