@@ -44,10 +44,13 @@ fn shard_bits(hash: u64) -> usize {
 /// per shard) are reached through methods.
 #[derive(Debug)]
 pub struct Entry {
-    key: Bytes,
+    /// The key's own copy of its bytes (a boxed slice: 16 bytes, against 32
+    /// for `Bytes`).
+    key: Box<[u8]>,
     pub value: Value,
-    /// Absolute expiry in Unix milliseconds; `None` for persistent keys.
-    expire_at: Option<u64>,
+    /// Absolute expiry in Unix milliseconds; [`NO_EXPIRY`] for persistent
+    /// keys (a sentinel rather than an `Option`, which would cost 8 bytes).
+    expire_at: u64,
     /// Redis's 24-bit access field. Under an LRU policy (or none) it is the
     /// LRU clock of the last access, in seconds modulo 2^24; under an LFU
     /// policy the high 16 bits are the minute of the last decay and the low 8
@@ -62,18 +65,33 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn key(&self) -> &Bytes {
+    pub fn key(&self) -> &[u8] {
         &self.key
     }
 
     pub fn expire_at(&self) -> Option<u64> {
-        self.expire_at
+        (self.expire_at != NO_EXPIRY).then_some(self.expire_at)
+    }
+
+    fn has_expiry(&self) -> bool {
+        self.expire_at != NO_EXPIRY
     }
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
-        matches!(self.expire_at, Some(t) if t <= now_ms)
+        self.expire_at <= now_ms
     }
+}
 
+/// The `expire_at` of a key without a TTL.
+const NO_EXPIRY: u64 = u64::MAX;
+
+/// Stored form of an optional expiry; a real deadline never equals the
+/// sentinel (u64::MAX ms is 584 million years away).
+fn expiry_field(at: Option<u64>) -> u64 {
+    at.map_or(NO_EXPIRY, |t| t.min(NO_EXPIRY - 1))
+}
+
+impl Entry {
     /// True if the value is a private duplicate made by COPY.
     pub fn is_copy(&self) -> bool {
         self.copied
@@ -183,7 +201,9 @@ pub trait KeyspaceObserver: Send + Sync {
 /// One shard: a hash table of entries plus the counters INFO needs.
 #[derive(Default)]
 pub struct Shard {
-    table: HashTable<Entry>,
+    /// Entries are boxed: a slot is then 8 bytes, and the table's empty
+    /// slots (up to half of them just after it grows) cost little.
+    table: HashTable<Box<Entry>>,
     volatile: usize,
     /// Bucket where the active expiry cycle resumes.
     expire_cursor: usize,
@@ -203,7 +223,7 @@ impl Shard {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.table.iter()
+        self.table.iter().map(|e| &**e)
     }
 }
 
@@ -469,7 +489,7 @@ impl Keyspace {
                         continue;
                     }
                 }
-                out.push(e.key.clone());
+                out.push(Bytes::copy_from_slice(&e.key));
             }
             drop(guard);
             shard += 1;
@@ -499,7 +519,7 @@ impl Keyspace {
                     .filter(|e| {
                         !e.is_expired(now_ms) && (all || glob_match(pattern, &e.key, false))
                     })
-                    .map(|e| e.key.clone()),
+                    .map(|e| Bytes::copy_from_slice(&e.key)),
             );
         }
         out
@@ -517,7 +537,9 @@ impl Keyspace {
             };
             // Expired keys met on the way are reclaimed, as Redis does.
             for _ in 0..100 {
-                let Some(key) = random_entry(locked.shard(idx)).map(|e| e.key.clone()) else {
+                let Some(key) =
+                    random_entry(locked.shard(idx)).map(|e| Bytes::copy_from_slice(&e.key))
+                else {
                     break;
                 };
                 if locked.peek(db, &key).is_some() {
@@ -548,7 +570,7 @@ impl Keyspace {
             let mut cursor = s.expire_cursor % buckets.max(1);
             for _ in 0..per_shard.min(buckets) {
                 let hit = match s.table.get_bucket(cursor) {
-                    Some(e) if e.expire_at.is_some() => {
+                    Some(e) if e.has_expiry() => {
                         sampled += 1;
                         e.is_expired(now_ms)
                     }
@@ -558,7 +580,7 @@ impl Keyspace {
                     if let Ok(occ) = s.table.get_bucket_entry(cursor) {
                         let (entry, _) = occ.remove();
                         s.volatile -= 1;
-                        expired.push(entry.key);
+                        expired.push(Bytes::from(entry.key.into_vec()));
                     }
                 }
                 cursor = (cursor + 1) % buckets;
@@ -593,7 +615,7 @@ fn random_entry(s: &Shard) -> Option<&Entry> {
         return None;
     }
     let start = fastrand::usize(..n);
-    (0..n).find_map(|i| s.table.get_bucket((start + i) % n))
+    (0..n).find_map(|i| s.table.get_bucket((start + i) % n).map(|e| &**e))
 }
 
 enum Guards<'a> {
@@ -660,7 +682,7 @@ impl<'a> Locked<'a> {
         }
         let (entry, _) = occ.remove();
         shard.volatile -= 1;
-        let mut keys = vec![entry.key];
+        let mut keys = vec![Bytes::from(entry.key.into_vec())];
         self.ks.report_expired(db, &mut keys);
         true
     }
@@ -696,6 +718,7 @@ impl<'a> Locked<'a> {
         self.shard(idx)
             .table
             .find_mut(hash, |e| e.key.as_ref() == key)
+            .map(|e| &mut **e)
     }
 
     /// True if `key` exists (and has not expired). Does not count as an
@@ -714,9 +737,9 @@ impl<'a> Locked<'a> {
         expire_at: Option<u64>,
     ) -> Option<Entry> {
         let entry = Entry {
-            key: Bytes::copy_from_slice(key),
+            key: key.into(),
             value,
-            expire_at,
+            expire_at: expiry_field(expire_at),
             access: self.ks.fresh_access(self.now),
             copied: false,
         };
@@ -728,7 +751,7 @@ impl<'a> Locked<'a> {
     /// it replaces.
     pub fn insert_moved(&mut self, db: usize, key: &[u8], old: Entry) -> Option<Entry> {
         let entry = Entry {
-            key: Bytes::copy_from_slice(key),
+            key: key.into(),
             ..old
         };
         self.insert_entry(db, entry, false)
@@ -744,9 +767,9 @@ impl<'a> Locked<'a> {
         expire_at: Option<u64>,
     ) -> Option<Entry> {
         let entry = Entry {
-            key: Bytes::copy_from_slice(key),
+            key: key.into(),
             value,
-            expire_at,
+            expire_at: expiry_field(expire_at),
             access: self.ks.fresh_access(self.now),
             copied: true,
         };
@@ -762,7 +785,7 @@ impl<'a> Locked<'a> {
         let now = self.now;
         let hasher = &self.ks.hasher;
         let shard = self.shard(idx);
-        if entry.expire_at.is_some() {
+        if entry.has_expiry() {
             shard.volatile += 1;
         }
         match shard
@@ -773,8 +796,8 @@ impl<'a> Locked<'a> {
                 if inherit_lfu && ks.lfu() {
                     entry.access = ks.touched_access(occ.get().access, now);
                 }
-                let old = std::mem::replace(occ.get_mut(), entry);
-                if old.expire_at.is_some() {
+                let old = std::mem::replace(&mut **occ.get_mut(), entry);
+                if old.has_expiry() {
                     shard.volatile -= 1;
                 }
                 Some(old)
@@ -782,7 +805,7 @@ impl<'a> Locked<'a> {
             Err(_) => {
                 shard
                     .table
-                    .insert_unique(hash, entry, |e| hasher.hash_one(e.key.as_ref()));
+                    .insert_unique(hash, Box::new(entry), |e| hasher.hash_one(e.key.as_ref()));
                 None
             }
         }
@@ -815,10 +838,10 @@ impl<'a> Locked<'a> {
             .find_entry(hash, |e| e.key.as_ref() == key)
             .ok()?;
         let (entry, _) = occ.remove();
-        if entry.expire_at.is_some() {
+        if entry.has_expiry() {
             shard.volatile -= 1;
         }
-        Some(entry)
+        Some(*entry)
     }
 
     /// Sets or clears the expiry of an existing key. Returns false if the key
@@ -833,8 +856,8 @@ impl<'a> Locked<'a> {
         let Some(e) = shard.table.find_mut(hash, |e| e.key.as_ref() == key) else {
             return false;
         };
-        let before = e.expire_at.is_some();
-        e.expire_at = expire_at;
+        let before = e.has_expiry();
+        e.expire_at = expiry_field(expire_at);
         match (before, expire_at.is_some()) {
             (false, true) => shard.volatile += 1,
             (true, false) => shard.volatile -= 1,
