@@ -855,7 +855,7 @@ fn random_set_and_getex_option_combinations() {
 fn incrbyfloat_random_values() {
     let mut p = Pair::new();
     let mut rng = fastrand::Rng::with_seed(2024);
-    let mut number = |rng: &mut fastrand::Rng| -> String {
+    let number = |rng: &mut fastrand::Rng| -> String {
         let digits: String = (0..rng.usize(1..22))
             .map(|_| (b'0' + rng.u8(0..10)) as char)
             .collect();
