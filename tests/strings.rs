@@ -367,6 +367,26 @@ fn incrbyfloat_formats_like_long_double() {
         p.check(&["GET", "f"]);
         same_meta(&mut p, "f");
     }
+    // Odd bytes: strtold stops at a NUL, and C's isspace includes \v.
+    for incr in [
+        &b"1.5\0abc"[..],
+        b"\0",
+        b"\t1",
+        b"\x0b1",
+        b"1\n",
+        b"4e-4951",
+        b"1e-4951",
+        b"0x1p-16445",
+        b"0x1p-16446",
+        b"0x1p16383",
+        b"0x1p16384",
+        b"-0x.8",
+        b"0X1P3",
+    ] {
+        p.check(&["SET", "f", "1"]);
+        p.check_bytes(&[b("INCRBYFLOAT"), b("f"), incr.to_vec()]);
+        p.check(&["GET", "f"]);
+    }
     p.check(&["DEL", "f"]);
     p.check(&["INCRBYFLOAT", "f", "2.5"]);
     p.check(&["INCRBYFLOAT", "f", "abc"]);
@@ -678,6 +698,9 @@ fn bitfield_fixed_cases() {
         GET k
         "#,
     );
+    // The width is read as a C string: it ends at a NUL byte.
+    p.check_bytes(&[b("BITFIELD"), b("k"), b("GET"), b"i8\0x".to_vec(), b("0")]);
+    p.check_bytes(&[b("BITFIELD"), b("k"), b("GET"), b"i\08".to_vec(), b("0")]);
 }
 
 #[test]

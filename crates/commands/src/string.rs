@@ -1681,18 +1681,15 @@ pub mod ld {
         (exp <= MAX_EXP).then_some(Ld { neg, mant, exp })
     }
 
-    /// Parses as Redis's `string2ld`: `strtold` over the whole string (up to
-    /// its first NUL), no leading space, no NaN, no overflow, and no
+    /// Parses as Redis's `string2ld`: `strtold` over the whole string, no
+    /// leading space, no NaN, no overflow, and no
     /// underflow to zero. Infinity is accepted.
     pub fn parse_any(s: &[u8]) -> Option<Parsed> {
         if s.is_empty() || s.len() >= MAX_CHARS {
             return None;
         }
-        let s = s.split(|&b| b == 0).next().unwrap_or(&[]);
-        if s.is_empty() {
-            // strtold converts nothing and stops at the terminator: zero.
-            return Some(Parsed::Finite(Ld::ZERO));
-        }
+        // strtold must consume every byte; a NUL ends its input early, so
+        // a string holding one never parses.
         if s[0].is_ascii_whitespace() || s[0] == 0x0b {
             return None;
         }
