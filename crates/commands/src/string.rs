@@ -546,17 +546,22 @@ fn cmd_decrby(ctx: &mut Ctx) -> CmdResult {
 fn cmd_incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let (db, key) = (ctx.db(), ctx.arg(1));
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
+    let not_float = || CmdError::from(errors::NOT_FLOAT);
     let current = match locked.get(db, key) {
-        None => ld::Ld::ZERO,
+        None => ld::Parsed::Finite(ld::Ld::ZERO),
         Some(e) => match as_string(e)? {
-            StrValue::Int(n) => ld::Ld::from_i64(*n),
-            StrValue::Bytes { data, .. } => {
-                ld::parse(data).ok_or(CmdError::from(errors::NOT_FLOAT))?
-            }
+            StrValue::Int(n) => ld::Parsed::Finite(ld::Ld::from_i64(*n)),
+            StrValue::Bytes { data, .. } => ld::parse(data).ok_or_else(not_float)?,
         },
     };
-    let incr = ld::parse(ctx.arg(2)).ok_or(CmdError::from(errors::NOT_FLOAT))?;
-    let sum = ld::add(current, incr).ok_or(CmdError::from(errors::INCR_FLOAT_NAN))?;
+    let incr = ld::parse(ctx.arg(2)).ok_or_else(not_float)?;
+    // An infinite operand (`inf` parses) can only give an infinite or NaN
+    // sum, which Redis refuses like an overflowing one.
+    let sum = match (current, incr) {
+        (ld::Parsed::Finite(a), ld::Parsed::Finite(b)) => ld::add(a, b),
+        _ => None,
+    }
+    .ok_or(CmdError::from(errors::INCR_FLOAT_NAN))?;
     let text = ld::format_human(&sum);
     // Redis stores the formatted text as a plain string (embstr or raw by
     // length), never as an integer, even when it reads like one.
@@ -1684,7 +1689,7 @@ pub mod ld {
     /// Parses as Redis's `string2ld`: `strtold` over the whole string, no
     /// leading space, no NaN, no overflow, and no
     /// underflow to zero. Infinity is accepted.
-    pub fn parse_any(s: &[u8]) -> Option<Parsed> {
+    pub fn parse(s: &[u8]) -> Option<Parsed> {
         if s.is_empty() || s.len() >= MAX_CHARS {
             return None;
         }
@@ -1707,19 +1712,6 @@ pub mod ld {
             parse_dec(neg, body)?
         };
         Some(Parsed::Finite(value))
-    }
-
-    /// A finite value as INCRBYFLOAT accepts it.
-    pub fn parse(s: &[u8]) -> Option<Ld> {
-        match parse_any(s)? {
-            Parsed::Finite(v) => Some(v),
-            // Accepted by the parser; the sum is then infinite and refused.
-            Parsed::Inf(neg) => Some(Ld {
-                neg,
-                mant: u64::MAX,
-                exp: i64::MAX,
-            }),
-        }
     }
 
     /// Splits `digits[.digits]` into the digit string and the count of
@@ -1843,16 +1835,9 @@ pub mod ld {
         (v.mant != 0).then_some(v)
     }
 
-    fn is_inf(v: &Ld) -> bool {
-        v.exp == i64::MAX
-    }
-
-    /// `a + b` rounded to nearest even; `None` if the result is infinite
-    /// or NaN (which Redis refuses).
+    /// `a + b` rounded to nearest even; `None` if the result overflows to
+    /// infinity (which Redis refuses).
     pub fn add(a: Ld, b: Ld) -> Option<Ld> {
-        if is_inf(&a) || is_inf(&b) {
-            return None;
-        }
         if a.mant == 0 && b.mant == 0 {
             return Some(Ld {
                 neg: a.neg && b.neg,
@@ -1944,8 +1929,10 @@ pub mod ld {
         use super::*;
 
         fn incr(a: &str, b: &str) -> Option<String> {
-            let s = add(parse(a.as_bytes())?, parse(b.as_bytes())?)?;
-            Some(format_human(&s))
+            match (parse(a.as_bytes())?, parse(b.as_bytes())?) {
+                (Parsed::Finite(a), Parsed::Finite(b)) => Some(format_human(&add(a, b)?)),
+                _ => None,
+            }
         }
 
         #[test]
