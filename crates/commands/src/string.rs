@@ -254,6 +254,8 @@ fn set_generic(
             .transpose()?;
         reply_str(ctx, old);
     }
+    // Looked up even for a plain SET, as Redis does: an expired key is
+    // reclaimed (and counted in expired_keys) before it is replaced.
     let old_expire = locked.get(db, key).map(|e| e.expire_at());
     let found = old_expire.is_some();
     if (opts.nx && found) || (opts.xx && !found) {
