@@ -424,6 +424,9 @@ fn cmd_mset(ctx: &mut Ctx) -> CmdResult {
         ctx.now_ms,
     );
     for p in pairs.chunks_exact(2) {
+        // The lookup reclaims an expired key first, counting it as Redis
+        // does, before the new value replaces it.
+        locked.contains(db, &p[0]);
         locked.insert(db, &p[0], Value::string(&p[1]), None);
     }
     locked.dirty((pairs.len() / 2) as u64);
@@ -1110,6 +1113,7 @@ fn cmd_bitop(ctx: &mut Ctx) -> CmdResult {
                 }
             }
         }
+        locked.contains(db, dest); // reclaims an expired destination first
         locked.insert(db, dest, Value::Str(StrValue::raw(out)), None);
         locked.dirty(1);
     }
