@@ -1035,7 +1035,7 @@ fn cmd_bitpos(ctx: &mut Ctx) -> CmdResult {
     let pos = match bits {
         // An empty range holds neither a 0 nor a 1.
         None => -1,
-        Some((s, e)) => match (s..=e).find(|&i| get_bit(&data, i) == bit as u8) {
+        Some((s, e)) => match find_bit(&data, s, e, bit == 1) {
             Some(p) => p as i64,
             // Looking for a clear bit without an explicit end: the string
             // is taken as padded with zeros on the right.
@@ -1045,6 +1045,33 @@ fn cmd_bitpos(ctx: &mut Ctx) -> CmdResult {
     };
     ctx.reply().int(pos);
     Ok(())
+}
+
+/// The first bit equal to `one` between bit positions `s` and `e`
+/// (inclusive). Whole bytes that cannot hold it are skipped, so a search
+/// through a long run of zeros (or ones) costs one comparison per byte.
+fn find_bit(data: &[u8], s: u64, e: u64, one: bool) -> Option<u64> {
+    let want = one as u8;
+    let skip = if one { 0x00 } else { 0xff };
+    let mut i = s;
+    while i <= e {
+        if i & 7 == 0 && i + 7 <= e {
+            // Skip the whole bytes inside the range that hold no wanted bit.
+            let (first, end) = ((i >> 3) as usize, ((e + 1) >> 3) as usize);
+            let run = data
+                .get(first..end)
+                .map_or(0, |b| b.iter().position(|&x| x != skip).unwrap_or(b.len()));
+            if run > 0 {
+                i += run as u64 * 8;
+                continue;
+            }
+        }
+        if get_bit(data, i) == want {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1093,8 +1120,7 @@ fn cmd_bitop(ctx: &mut Ctx) -> CmdResult {
             locked.dirty(1);
         }
     } else {
-        let byte = |s: &Bytes, i: usize| s.get(i).copied().unwrap_or(0);
-        let mut out = match op {
+        let mut out: Vec<u8> = match op {
             BitOp::Not => srcs[0].iter().map(|b| !b).collect(),
             _ => {
                 let mut out = srcs[0].to_vec();
@@ -1102,15 +1128,19 @@ fn cmd_bitop(ctx: &mut Ctx) -> CmdResult {
                 out
             }
         };
+        // Shorter sources read as zero-padded.
         for s in srcs.iter().skip(1) {
-            for (i, o) in out.iter_mut().enumerate() {
-                let b = byte(s, i);
-                match op {
-                    BitOp::And => *o &= b,
-                    BitOp::Or => *o |= b,
-                    BitOp::Xor => *o ^= b,
-                    BitOp::Not => {}
+            let n = s.len().min(out.len());
+            let (head, tail) = out.split_at_mut(n);
+            let pairs = head.iter_mut().zip(s.iter());
+            match op {
+                BitOp::And => {
+                    pairs.for_each(|(o, b)| *o &= b);
+                    tail.fill(0);
                 }
+                BitOp::Or => pairs.for_each(|(o, b)| *o |= b),
+                BitOp::Xor => pairs.for_each(|(o, b)| *o ^= b),
+                BitOp::Not => {}
             }
         }
         locked.contains(db, dest); // reclaims an expired destination first
@@ -1987,6 +2017,23 @@ mod tests {
         let e = lookup_read(&mut l, 0, b"k").expect("present");
         assert!(as_string(e).is_ok());
         assert_eq!(ks.stats.keyspace_hits.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn find_bit_matches_a_plain_scan() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..500 {
+            let data: Vec<u8> = (0..rng.usize(1..20))
+                .map(|_| [0u8, 0xff, rng.u8(..)][rng.usize(0..3)])
+                .collect();
+            let bits = data.len() as u64 * 8;
+            let s = rng.u64(0..bits);
+            let e = rng.u64(s..bits);
+            for one in [false, true] {
+                let plain = (s..=e).find(|&i| get_bit(&data, i) == one as u8);
+                assert_eq!(find_bit(&data, s, e, one), plain, "{data:?} {s} {e} {one}");
+            }
+        }
     }
 
     #[test]
