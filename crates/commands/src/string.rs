@@ -570,13 +570,11 @@ fn cmd_incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let text = ld::format_human(&sum);
     // Redis stores the formatted text as a plain string (embstr or raw by
     // length), never as an integer, even when it reads like one.
+    let reply = Bytes::from(text.into_bytes());
     let value = Value::Str(StrValue::Bytes {
-        data: Bytes::from(text.into_bytes()),
+        data: reply.clone(),
         raw: false,
     });
-    let reply = match &value {
-        Value::Str(s) => str_bytes(s),
-    };
     locked.set_value(db, key, value);
     locked.dirty(1);
     drop(locked);
