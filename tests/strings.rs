@@ -986,3 +986,75 @@ fn proto_max_bulk_len_limits_string_growth() {
     p.check(&["APPEND", "l1", &a]);
     p.check(&["LCS", "l1", "l2", "LEN"]);
 }
+
+#[test]
+fn writes_count_as_changes_like_redis() {
+    let mut p = Pair::new();
+    let script = r#"
+        SET a 1
+        SET a 1 NX
+        SET b 1 XX
+        SET a 1 GET
+        GETSET a 2
+        MSET x 1 y 2 z 3
+        MSETNX x 1
+        MSETNX q 1 r 2
+        APPEND a x
+        INCR n
+        INCRBY n 0
+        DECRBY n abc
+        INCRBYFLOAT n 1.5
+        SETRANGE a 0 ""
+        SETRANGE a 0 z
+        SETRANGE a 0 z
+        SETBIT a 0 0
+        SETBIT a 0 0
+        SETBIT a 0 1
+        SETBIT a 100 0
+        SETBIT new 3 0
+        BITFIELD a GET u8 0
+        BITFIELD a SET u8 0 0
+        BITFIELD a SET u8 0 0
+        BITFIELD a SET u8 0 1 SET u8 8 0 INCRBY u8 16 1
+        BITFIELD a SET u8 800 0
+        BITFIELD a OVERFLOW FAIL INCRBY u8 0 1000
+        BITFIELD new2 OVERFLOW FAIL INCRBY u8 0 1000
+        BITOP OR d a
+        BITOP OR d nokey
+        BITOP OR d nokey
+        GETEX a
+        GETEX a PERSIST
+        GETEX a EX 100
+        GETEX a PERSIST
+        GETDEL a
+        GETDEL a
+        SETEX s 10 v
+        PSETEX s 10000 v
+        SETNX s v
+        SETNX s2 v
+        GET s
+        MGET s s2
+        LCS s s2
+    "#;
+    let rdb_changes = |p: &mut Pair| -> u64 {
+        let info = String::from_utf8_lossy(&p.theirs.cmd(&["INFO", "persistence"])).into_owned();
+        info.lines()
+            .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("rdb_changes_since_last_save")
+    };
+    let ours = |p: &Pair| {
+        p.fc.shared()
+            .ks
+            .stats
+            .dirty
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (t0, o0) = (rdb_changes(&mut p), ours(&p));
+        let words = ferrocache_protocol::split_args(line.as_bytes()).expect("parses");
+        p.check_bytes(&words);
+        let (t1, o1) = (rdb_changes(&mut p), ours(&p));
+        assert_eq!(o1 - o0, t1 - t0, "changes counted for {line}");
+    }
+}

@@ -844,25 +844,27 @@ fn bit_offset(arg: &[u8], hash_bits: Option<u32>, max: u64) -> Result<u64, CmdEr
 
 /// The string at `key` for a bit write, grown with zero bytes so that bit
 /// `max_bit` exists; created if missing. The value becomes `raw` and keeps
-/// its expiry. Returns the bytes to edit; the caller stores them back.
+/// its expiry. Returns the bytes to edit (the caller stores them back) and
+/// whether the string was created or grown, which counts as a change.
 fn bit_target(
     locked: &mut Locked<'_>,
     db: usize,
     key: &[u8],
     max_bit: u64,
-) -> Result<Vec<u8>, CmdError> {
+) -> Result<(Vec<u8>, bool), CmdError> {
     let need = (max_bit >> 3) as usize + 1;
     match locked.get_mut(db, key) {
-        None => Ok(vec![0u8; need]),
+        None => Ok((vec![0u8; need], true)),
         Some(e) => {
             let Some(s) = e.value.as_str_mut() else {
                 return Err(errors::WRONGTYPE.into());
             };
             let mut data = take_vec(s);
-            if data.len() < need {
+            let grown = data.len() < need;
+            if grown {
                 data.resize(need, 0);
             }
-            Ok(data)
+            Ok((data, grown))
         }
     }
 }
@@ -887,7 +889,7 @@ fn cmd_setbit(ctx: &mut Ctx) -> CmdResult {
         .ok_or(CmdError::from(errors::BIT_VALUE))?;
     let (db, key) = (ctx.db(), ctx.arg(1));
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
-    let mut data = bit_target(&mut locked, db, key, offset)?;
+    let (mut data, grown) = bit_target(&mut locked, db, key, offset)?;
     let old = get_bit(&data, offset);
     let byte = (offset >> 3) as usize;
     let mask = 1u8 << (7 - (offset & 7));
@@ -897,7 +899,11 @@ fn cmd_setbit(ctx: &mut Ctx) -> CmdResult {
         data[byte] &= !mask;
     }
     store_raw(&mut locked, db, key, data);
-    locked.dirty(1);
+    // Redis counts a write only if the string was created or grown, or the
+    // bit flipped; the value becomes `raw` all the same.
+    if grown || old as i64 != on {
+        locked.dirty(1);
+    }
     drop(locked);
     ctx.reply().int(old as i64);
     Ok(())
@@ -1373,7 +1379,10 @@ fn bitfield(ctx: &mut Ctx, ro: bool) -> CmdResult {
     if ro {
         return Err(errors::BITFIELD_RO_GET_ONLY.into());
     }
-    let mut data = bit_target(&mut locked, db, key, highest)?;
+    let (mut data, grown) = bit_target(&mut locked, db, key, highest)?;
+    // Writes that change a field (or land on a new or grown string) each
+    // count once, as Redis counts them.
+    let mut changes = 0u64;
     let mut r = ferrocache_protocol::Encoder::new(ctx.out, ctx.session.proto);
     r.array(ops.len());
     for f in &ops {
@@ -1390,6 +1399,7 @@ fn bitfield(ctx: &mut Ctx, ro: bool) -> CmdResult {
                     Some(new) => {
                         r.int(if op == FieldOp::IncrBy { new } else { old });
                         set_field(&mut data, f.offset, f.bits, new as u64);
+                        changes += (grown || old != new) as u64;
                     }
                     None => r.null(),
                 }
@@ -1404,6 +1414,7 @@ fn bitfield(ctx: &mut Ctx, ro: bool) -> CmdResult {
                     Some(new) => {
                         r.int(if op == FieldOp::IncrBy { new } else { old } as i64);
                         set_field(&mut data, f.offset, f.bits, new);
+                        changes += (grown || old != new) as u64;
                     }
                     None => r.null(),
                 }
@@ -1411,7 +1422,7 @@ fn bitfield(ctx: &mut Ctx, ro: bool) -> CmdResult {
         }
     }
     store_raw(&mut locked, db, key, data);
-    locked.dirty(1);
+    locked.dirty(changes);
     Ok(())
 }
 
