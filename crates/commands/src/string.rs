@@ -747,6 +747,10 @@ fn cmd_lcs(ctx: &mut Ctx) -> CmdResult {
     let mut matches = Vec::new();
     let mut range: Option<LcsMatch> = None;
     let (mut i, mut j) = (alen, blen);
+    // LEN needs neither the string nor the ranges.
+    if getlen {
+        (i, j) = (0, 0);
+    }
     while i > 0 && j > 0 {
         let mut emit = false;
         if a[i - 1] == b[j - 1] {
