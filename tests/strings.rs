@@ -367,6 +367,26 @@ fn incrbyfloat_formats_like_long_double() {
         p.check(&["GET", "f"]);
         same_meta(&mut p, "f");
     }
+    // Odd bytes: strtold stops at a NUL, and C's isspace includes \v.
+    for incr in [
+        &b"1.5\0abc"[..],
+        b"\0",
+        b"\t1",
+        b"\x0b1",
+        b"1\n",
+        b"4e-4951",
+        b"1e-4951",
+        b"0x1p-16445",
+        b"0x1p-16446",
+        b"0x1p16383",
+        b"0x1p16384",
+        b"-0x.8",
+        b"0X1P3",
+    ] {
+        p.check(&["SET", "f", "1"]);
+        p.check_bytes(&[b("INCRBYFLOAT"), b("f"), incr.to_vec()]);
+        p.check(&["GET", "f"]);
+    }
     p.check(&["DEL", "f"]);
     p.check(&["INCRBYFLOAT", "f", "2.5"]);
     p.check(&["INCRBYFLOAT", "f", "abc"]);
@@ -678,6 +698,9 @@ fn bitfield_fixed_cases() {
         GET k
         "#,
     );
+    // The width is read as a C string: it ends at a NUL byte.
+    p.check_bytes(&[b("BITFIELD"), b("k"), b("GET"), b"i8\0x".to_vec(), b("0")]);
+    p.check_bytes(&[b("BITFIELD"), b("k"), b("GET"), b"i\08".to_vec(), b("0")]);
 }
 
 #[test]
@@ -805,4 +828,233 @@ fn multi_key_writes_are_atomic() {
         }
     }
     writer.join().expect("writer");
+}
+
+#[test]
+fn random_set_and_getex_option_combinations() {
+    let mut p = Pair::new();
+    let mut rng = fastrand::Rng::with_seed(99);
+    let future_s = (now_ms() / 1000 + 1000).to_string();
+    let future_ms = (now_ms() + 1_000_000).to_string();
+    let tokens: Vec<Vec<&str>> = vec![
+        vec!["NX"],
+        vec!["XX"],
+        vec!["GET"],
+        vec!["KEEPTTL"],
+        vec!["PERSIST"],
+        vec!["EX", "100"],
+        vec!["PX", "100000"],
+        vec!["EXAT", &future_s],
+        vec!["PXAT", &future_ms],
+        vec!["EX", "0"],
+        vec!["px", "abc"],
+        vec!["ex"],
+        vec!["get"],
+        vec!["nx"],
+    ];
+    for i in 0..300 {
+        let key = ["k", "k2", "nokey"][rng.usize(0..3)];
+        if i % 10 == 0 {
+            p.check(&["SET", "k", "v"]);
+            p.check(&["DEL", "k2"]);
+        }
+        let mut args = vec!["SET", key, "val"];
+        let mut getex = vec!["GETEX", key];
+        for _ in 0..rng.usize(0..4) {
+            let t = &tokens[rng.usize(0..tokens.len())];
+            args.extend(t.iter().copied());
+            getex.extend(t.iter().copied());
+        }
+        p.check(&args);
+        p.check(&getex);
+        if key != "nokey" {
+            same_meta(&mut p, key);
+        }
+        p.check(&["DEL", "nokey"]);
+    }
+}
+
+#[test]
+fn incrbyfloat_random_values() {
+    let mut p = Pair::new();
+    let mut rng = fastrand::Rng::with_seed(2024);
+    let number = |rng: &mut fastrand::Rng| -> String {
+        let digits: String = (0..rng.usize(1..22))
+            .map(|_| (b'0' + rng.u8(0..10)) as char)
+            .collect();
+        let point = rng.usize(0..=digits.len());
+        let mut s = String::new();
+        if rng.bool() {
+            s.push('-');
+        }
+        s.push_str(&digits[..point]);
+        if point < digits.len() || rng.bool() {
+            s.push('.');
+        }
+        s.push_str(&digits[point..]);
+        if s.ends_with('.') && point == 0 {
+            s.push('5');
+        }
+        match rng.u8(0..6) {
+            0 => s.push_str(&format!("e{}", rng.i32(-25..25))),
+            1 => s.push_str(&format!("E{}", rng.i32(-400..400))),
+            _ => {}
+        }
+        s
+    };
+    for _ in 0..300 {
+        let (a, b) = (number(&mut rng), number(&mut rng));
+        p.check(&["SET", "f", &a]);
+        p.check(&["INCRBYFLOAT", "f", &b]);
+        p.check(&["GET", "f"]);
+        p.check(&["INCRBYFLOAT", "f", &a]);
+    }
+}
+
+#[test]
+fn random_ranges() {
+    let mut p = Pair::new();
+    let mut rng = fastrand::Rng::with_seed(5);
+    for _ in 0..200 {
+        if rng.u8(0..6) == 0 {
+            p.check(&["DEL", "k"]);
+        }
+        let s = rng.i64(-20..20).to_string();
+        let e = rng.i64(-20..20).to_string();
+        p.check(&["GETRANGE", "k", &s, &e]);
+        let off = rng.u32(0..30).to_string();
+        let patch: String = (0..rng.usize(0..6))
+            .map(|_| (b'a' + rng.u8(0..26)) as char)
+            .collect();
+        p.check(&["SETRANGE", "k", &off, &patch]);
+        p.check(&["GET", "k"]);
+        if rng.bool() {
+            p.check(&["APPEND", "k", &patch]);
+        }
+    }
+}
+
+#[test]
+fn resp3_replies_match() {
+    let mut p = Pair::new();
+    // HELLO's reply carries the client id, which differs between servers.
+    let (ours, theirs) = p.both(&["HELLO", "3"]);
+    assert!(ours.starts_with(b"%7") && theirs.starts_with(b"%7"));
+    p.check_script(
+        r#"
+        MSET a ohmytext b mynewtext
+        LCS a b IDX WITHMATCHLEN
+        LCS a b IDX MINMATCHLEN 4
+        MGET a nokey b
+        GET nokey
+        SET k v GET
+        SET k2 v NX GET
+        SETNX k v
+        BITFIELD bf OVERFLOW FAIL INCRBY u2 0 5 GET u2 0
+        GETEX nokey
+        GETDEL nokey
+        INCRBYFLOAT fl 1.5
+        "#,
+    );
+}
+
+#[test]
+fn proto_max_bulk_len_limits_string_growth() {
+    let mut p = Pair::with(&[("proto-max-bulk-len", "1mb")]);
+    let half = "x".repeat(600 * 1024);
+    p.check(&["SET", "k", &half]);
+    p.check(&["APPEND", "k", &half]);
+    p.check(&["STRLEN", "k"]);
+    p.check_script(
+        r#"
+        SETRANGE k 1048575 x
+        SETRANGE k 1048575 xy
+        SETRANGE k2 1048576 x
+        EXISTS k2
+        SETBIT b 8388607 1
+        SETBIT b 8388608 1
+        GETBIT b 8388608
+        BITFIELD b SET u8 #131071 1
+        BITFIELD b SET u8 #1048576 1
+        BITFIELD b GET u8 8388608
+        STRLEN b
+        "#,
+    );
+    let a = "ab".repeat(200);
+    p.check(&["MSET", "l1", &a, "l2", &a]);
+    p.check(&["LCS", "l1", "l2", "LEN"]);
+    p.check(&["APPEND", "l1", &a]);
+    p.check(&["LCS", "l1", "l2", "LEN"]);
+}
+
+#[test]
+fn writes_count_as_changes_like_redis() {
+    let mut p = Pair::new();
+    let script = r#"
+        SET a 1
+        SET a 1 NX
+        SET b 1 XX
+        SET a 1 GET
+        GETSET a 2
+        MSET x 1 y 2 z 3
+        MSETNX x 1
+        MSETNX q 1 r 2
+        APPEND a x
+        INCR n
+        INCRBY n 0
+        DECRBY n abc
+        INCRBYFLOAT n 1.5
+        SETRANGE a 0 ""
+        SETRANGE a 0 z
+        SETRANGE a 0 z
+        SETBIT a 0 0
+        SETBIT a 0 0
+        SETBIT a 0 1
+        SETBIT a 100 0
+        SETBIT new 3 0
+        BITFIELD a GET u8 0
+        BITFIELD a SET u8 0 0
+        BITFIELD a SET u8 0 0
+        BITFIELD a SET u8 0 1 SET u8 8 0 INCRBY u8 16 1
+        BITFIELD a SET u8 800 0
+        BITFIELD a OVERFLOW FAIL INCRBY u8 0 1000
+        BITFIELD new2 OVERFLOW FAIL INCRBY u8 0 1000
+        BITOP OR d a
+        BITOP OR d nokey
+        BITOP OR d nokey
+        GETEX a
+        GETEX a PERSIST
+        GETEX a EX 100
+        GETEX a PERSIST
+        GETDEL a
+        GETDEL a
+        SETEX s 10 v
+        PSETEX s 10000 v
+        SETNX s v
+        SETNX s2 v
+        GET s
+        MGET s s2
+        LCS s s2
+    "#;
+    let rdb_changes = |p: &mut Pair| -> u64 {
+        let info = String::from_utf8_lossy(&p.theirs.cmd(&["INFO", "persistence"])).into_owned();
+        info.lines()
+            .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("rdb_changes_since_last_save")
+    };
+    let ours = |p: &Pair| {
+        p.fc.shared()
+            .ks
+            .stats
+            .dirty
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (t0, o0) = (rdb_changes(&mut p), ours(&p));
+        let words = ferrocache_protocol::split_args(line.as_bytes()).expect("parses");
+        p.check_bytes(&words);
+        let (t1, o1) = (rdb_changes(&mut p), ours(&p));
+        assert_eq!(o1 - o0, t1 - t0, "changes counted for {line}");
+    }
 }

@@ -254,8 +254,9 @@ fn set_generic(
             .transpose()?;
         reply_str(ctx, old);
     }
-    // The write itself counts as the access (insert bumps LFU), as in
-    // Redis where SET looks the key up once.
+    // Looked up even for a plain SET, as Redis does: an expired key is
+    // reclaimed (and counted in expired_keys) before it is replaced. The
+    // lookup does not count as an access: the insert below does, once.
     let old_expire = locked.peek(db, key).map(|e| e.expire_at());
     let found = old_expire.is_some();
     if (opts.nx && found) || (opts.xx && !found) {
@@ -424,6 +425,9 @@ fn cmd_mset(ctx: &mut Ctx) -> CmdResult {
         ctx.now_ms,
     );
     for p in pairs.chunks_exact(2) {
+        // The lookup reclaims an expired key first, counting it as Redis
+        // does, before the new value replaces it.
+        locked.contains(db, &p[0]);
         locked.insert(db, &p[0], Value::string(&p[1]), None);
     }
     locked.dirty((pairs.len() / 2) as u64);
@@ -548,27 +552,30 @@ fn cmd_decrby(ctx: &mut Ctx) -> CmdResult {
 fn cmd_incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let (db, key) = (ctx.db(), ctx.arg(1));
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
+    let not_float = || CmdError::from(errors::NOT_FLOAT);
     let current = match locked.get(db, key) {
-        None => ld::Ld::ZERO,
+        None => ld::Parsed::Finite(ld::Ld::ZERO),
         Some(e) => match as_string(e)? {
-            StrValue::Int(n) => ld::Ld::from_i64(*n),
-            StrValue::Bytes { data, .. } => {
-                ld::parse(data).ok_or(CmdError::from(errors::NOT_FLOAT))?
-            }
+            StrValue::Int(n) => ld::Parsed::Finite(ld::Ld::from_i64(*n)),
+            StrValue::Bytes { data, .. } => ld::parse(data).ok_or_else(not_float)?,
         },
     };
-    let incr = ld::parse(ctx.arg(2)).ok_or(CmdError::from(errors::NOT_FLOAT))?;
-    let sum = ld::add(current, incr).ok_or(CmdError::from(errors::INCR_FLOAT_NAN))?;
+    let incr = ld::parse(ctx.arg(2)).ok_or_else(not_float)?;
+    // An infinite operand (`inf` parses) can only give an infinite or NaN
+    // sum, which Redis refuses like an overflowing one.
+    let sum = match (current, incr) {
+        (ld::Parsed::Finite(a), ld::Parsed::Finite(b)) => ld::add(a, b),
+        _ => None,
+    }
+    .ok_or(CmdError::from(errors::INCR_FLOAT_NAN))?;
     let text = ld::format_human(&sum);
     // Redis stores the formatted text as a plain string (embstr or raw by
     // length), never as an integer, even when it reads like one.
+    let reply = Bytes::from(text.into_bytes());
     let value = Value::Str(StrValue::Bytes {
-        data: Bytes::from(text.into_bytes()),
+        data: reply.clone(),
         raw: false,
     });
-    let reply = match &value {
-        Value::Str(s) => str_bytes(s),
-    };
     locked.set_value(db, key, value);
     locked.dirty(1);
     drop(locked);
@@ -741,6 +748,10 @@ fn cmd_lcs(ctx: &mut Ctx) -> CmdResult {
     let mut matches = Vec::new();
     let mut range: Option<LcsMatch> = None;
     let (mut i, mut j) = (alen, blen);
+    // LEN needs neither the string nor the ranges.
+    if getlen {
+        (i, j) = (0, 0);
+    }
     while i > 0 && j > 0 {
         let mut emit = false;
         if a[i - 1] == b[j - 1] {
@@ -838,25 +849,27 @@ fn bit_offset(arg: &[u8], hash_bits: Option<u32>, max: u64) -> Result<u64, CmdEr
 
 /// The string at `key` for a bit write, grown with zero bytes so that bit
 /// `max_bit` exists; created if missing. The value becomes `raw` and keeps
-/// its expiry. Returns the bytes to edit; the caller stores them back.
+/// its expiry. Returns the bytes to edit (the caller stores them back) and
+/// whether the string was created or grown, which counts as a change.
 fn bit_target(
     locked: &mut Locked<'_>,
     db: usize,
     key: &[u8],
     max_bit: u64,
-) -> Result<Vec<u8>, CmdError> {
+) -> Result<(Vec<u8>, bool), CmdError> {
     let need = (max_bit >> 3) as usize + 1;
     match locked.get_mut(db, key) {
-        None => Ok(vec![0u8; need]),
+        None => Ok((vec![0u8; need], true)),
         Some(e) => {
             let Some(s) = e.value.as_str_mut() else {
                 return Err(errors::WRONGTYPE.into());
             };
             let mut data = take_vec(s);
-            if data.len() < need {
+            let grown = data.len() < need;
+            if grown {
                 data.resize(need, 0);
             }
-            Ok(data)
+            Ok((data, grown))
         }
     }
 }
@@ -881,7 +894,7 @@ fn cmd_setbit(ctx: &mut Ctx) -> CmdResult {
         .ok_or(CmdError::from(errors::BIT_VALUE))?;
     let (db, key) = (ctx.db(), ctx.arg(1));
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
-    let mut data = bit_target(&mut locked, db, key, offset)?;
+    let (mut data, grown) = bit_target(&mut locked, db, key, offset)?;
     let old = get_bit(&data, offset);
     let byte = (offset >> 3) as usize;
     let mask = 1u8 << (7 - (offset & 7));
@@ -891,7 +904,11 @@ fn cmd_setbit(ctx: &mut Ctx) -> CmdResult {
         data[byte] &= !mask;
     }
     store_raw(&mut locked, db, key, data);
-    locked.dirty(1);
+    // Redis counts a write only if the string was created or grown, or the
+    // bit flipped; the value becomes `raw` all the same.
+    if grown || old as i64 != on {
+        locked.dirty(1);
+    }
     drop(locked);
     ctx.reply().int(old as i64);
     Ok(())
@@ -1027,7 +1044,7 @@ fn cmd_bitpos(ctx: &mut Ctx) -> CmdResult {
     let pos = match bits {
         // An empty range holds neither a 0 nor a 1.
         None => -1,
-        Some((s, e)) => match (s..=e).find(|&i| get_bit(&data, i) == bit as u8) {
+        Some((s, e)) => match find_bit(&data, s, e, bit == 1) {
             Some(p) => p as i64,
             // Looking for a clear bit without an explicit end: the string
             // is taken as padded with zeros on the right.
@@ -1037,6 +1054,33 @@ fn cmd_bitpos(ctx: &mut Ctx) -> CmdResult {
     };
     ctx.reply().int(pos);
     Ok(())
+}
+
+/// The first bit equal to `one` between bit positions `s` and `e`
+/// (inclusive). Whole bytes that cannot hold it are skipped, so a search
+/// through a long run of zeros (or ones) costs one comparison per byte.
+fn find_bit(data: &[u8], s: u64, e: u64, one: bool) -> Option<u64> {
+    let want = one as u8;
+    let skip = if one { 0x00 } else { 0xff };
+    let mut i = s;
+    while i <= e {
+        if i & 7 == 0 && i + 7 <= e {
+            // Skip the whole bytes inside the range that hold no wanted bit.
+            let (first, end) = ((i >> 3) as usize, ((e + 1) >> 3) as usize);
+            let run = data
+                .get(first..end)
+                .map_or(0, |b| b.iter().position(|&x| x != skip).unwrap_or(b.len()));
+            if run > 0 {
+                i += run as u64 * 8;
+                continue;
+            }
+        }
+        if get_bit(data, i) == want {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1085,8 +1129,7 @@ fn cmd_bitop(ctx: &mut Ctx) -> CmdResult {
             locked.dirty(1);
         }
     } else {
-        let byte = |s: &Bytes, i: usize| s.get(i).copied().unwrap_or(0);
-        let mut out = match op {
+        let mut out: Vec<u8> = match op {
             BitOp::Not => srcs[0].iter().map(|b| !b).collect(),
             _ => {
                 let mut out = srcs[0].to_vec();
@@ -1094,17 +1137,22 @@ fn cmd_bitop(ctx: &mut Ctx) -> CmdResult {
                 out
             }
         };
+        // Shorter sources read as zero-padded.
         for s in srcs.iter().skip(1) {
-            for (i, o) in out.iter_mut().enumerate() {
-                let b = byte(s, i);
-                match op {
-                    BitOp::And => *o &= b,
-                    BitOp::Or => *o |= b,
-                    BitOp::Xor => *o ^= b,
-                    BitOp::Not => {}
+            let n = s.len().min(out.len());
+            let (head, tail) = out.split_at_mut(n);
+            let pairs = head.iter_mut().zip(s.iter());
+            match op {
+                BitOp::And => {
+                    pairs.for_each(|(o, b)| *o &= b);
+                    tail.fill(0);
                 }
+                BitOp::Or => pairs.for_each(|(o, b)| *o |= b),
+                BitOp::Xor => pairs.for_each(|(o, b)| *o ^= b),
+                BitOp::Not => {}
             }
         }
+        locked.contains(db, dest); // reclaims an expired destination first
         locked.insert(db, dest, Value::Str(StrValue::raw(out)), None);
         locked.dirty(1);
     }
@@ -1336,7 +1384,10 @@ fn bitfield(ctx: &mut Ctx, ro: bool) -> CmdResult {
     if ro {
         return Err(errors::BITFIELD_RO_GET_ONLY.into());
     }
-    let mut data = bit_target(&mut locked, db, key, highest)?;
+    let (mut data, grown) = bit_target(&mut locked, db, key, highest)?;
+    // Writes that change a field (or land on a new or grown string) each
+    // count once, as Redis counts them.
+    let mut changes = 0u64;
     let mut r = ferrocache_protocol::Encoder::new(ctx.out, ctx.session.proto);
     r.array(ops.len());
     for f in &ops {
@@ -1353,6 +1404,7 @@ fn bitfield(ctx: &mut Ctx, ro: bool) -> CmdResult {
                     Some(new) => {
                         r.int(if op == FieldOp::IncrBy { new } else { old });
                         set_field(&mut data, f.offset, f.bits, new as u64);
+                        changes += (grown || old != new) as u64;
                     }
                     None => r.null(),
                 }
@@ -1367,6 +1419,7 @@ fn bitfield(ctx: &mut Ctx, ro: bool) -> CmdResult {
                     Some(new) => {
                         r.int(if op == FieldOp::IncrBy { new } else { old } as i64);
                         set_field(&mut data, f.offset, f.bits, new);
+                        changes += (grown || old != new) as u64;
                     }
                     None => r.null(),
                 }
@@ -1374,7 +1427,7 @@ fn bitfield(ctx: &mut Ctx, ro: bool) -> CmdResult {
         }
     }
     store_raw(&mut locked, db, key, data);
-    locked.dirty(1);
+    locked.dirty(changes);
     Ok(())
 }
 
@@ -1683,18 +1736,15 @@ pub mod ld {
         (exp <= MAX_EXP).then_some(Ld { neg, mant, exp })
     }
 
-    /// Parses as Redis's `string2ld`: `strtold` over the whole string (all
-    /// of it must convert), no leading space, no NaN, no overflow, and no
+    /// Parses as Redis's `string2ld`: `strtold` over the whole string, no
+    /// leading space, no NaN, no overflow, and no
     /// underflow to zero. Infinity is accepted.
-    pub fn parse_any(s: &[u8]) -> Option<Parsed> {
+    pub fn parse(s: &[u8]) -> Option<Parsed> {
         if s.is_empty() || s.len() >= MAX_CHARS {
             return None;
         }
-        // Redis requires strtold to consume every byte, so a NUL anywhere
-        // (where strtold would stop) makes the string invalid.
-        if s.contains(&0) {
-            return None;
-        }
+        // strtold must consume every byte; a NUL ends its input early, so
+        // a string holding one never parses.
         if s[0].is_ascii_whitespace() || s[0] == 0x0b {
             return None;
         }
@@ -1712,19 +1762,6 @@ pub mod ld {
             parse_dec(neg, body)?
         };
         Some(Parsed::Finite(value))
-    }
-
-    /// A finite value as INCRBYFLOAT accepts it.
-    pub fn parse(s: &[u8]) -> Option<Ld> {
-        match parse_any(s)? {
-            Parsed::Finite(v) => Some(v),
-            // Accepted by the parser; the sum is then infinite and refused.
-            Parsed::Inf(neg) => Some(Ld {
-                neg,
-                mant: u64::MAX,
-                exp: i64::MAX,
-            }),
-        }
     }
 
     /// Splits `digits[.digits]` into the digit string and the count of
@@ -1848,16 +1885,9 @@ pub mod ld {
         (v.mant != 0).then_some(v)
     }
 
-    fn is_inf(v: &Ld) -> bool {
-        v.exp == i64::MAX
-    }
-
-    /// `a + b` rounded to nearest even; `None` if the result is infinite
-    /// or NaN (which Redis refuses).
+    /// `a + b` rounded to nearest even; `None` if the result overflows to
+    /// infinity (which Redis refuses).
     pub fn add(a: Ld, b: Ld) -> Option<Ld> {
-        if is_inf(&a) || is_inf(&b) {
-            return None;
-        }
         if a.mant == 0 && b.mant == 0 {
             return Some(Ld {
                 neg: a.neg && b.neg,
@@ -1949,8 +1979,10 @@ pub mod ld {
         use super::*;
 
         fn incr(a: &str, b: &str) -> Option<String> {
-            let s = add(parse(a.as_bytes())?, parse(b.as_bytes())?)?;
-            Some(format_human(&s))
+            match (parse(a.as_bytes())?, parse(b.as_bytes())?) {
+                (Parsed::Finite(a), Parsed::Finite(b)) => Some(format_human(&add(a, b)?)),
+                _ => None,
+            }
         }
 
         #[test]
@@ -1999,6 +2031,23 @@ mod tests {
         let e = lookup_read(&mut l, 0, b"k").expect("present");
         assert!(as_string(e).is_ok());
         assert_eq!(ks.stats.keyspace_hits.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn find_bit_matches_a_plain_scan() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..500 {
+            let data: Vec<u8> = (0..rng.usize(1..20))
+                .map(|_| [0u8, 0xff, rng.u8(..)][rng.usize(0..3)])
+                .collect();
+            let bits = data.len() as u64 * 8;
+            let s = rng.u64(0..bits);
+            let e = rng.u64(s..bits);
+            for one in [false, true] {
+                let plain = (s..=e).find(|&i| get_bit(&data, i) == one as u8);
+                assert_eq!(find_bit(&data, s, e, one), plain, "{data:?} {s} {e} {one}");
+            }
+        }
     }
 
     #[test]
