@@ -24,6 +24,7 @@ pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
 pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
 pub const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
 pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+pub const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
 pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
 
 pub fn wrong_arity(fullname: &str) -> String {
@@ -56,6 +57,17 @@ pub fn unknown_subcommand(sub: &[u8], container: &str) -> String {
         "ERR unknown subcommand '{}'. Try {} HELP.",
         String::from_utf8_lossy(&sub[..sub.len().min(128)]),
         container.to_ascii_uppercase()
+    )
+}
+
+/// A known subcommand given the wrong arguments, where Redis checks them in
+/// the handler: `ERR unknown subcommand or wrong number of arguments for
+/// 'GET'. Try SLOWLOG HELP.` (the subcommand as the client typed it).
+pub fn subcommand_syntax(sub: &[u8], container: &str) -> String {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+        container
     )
 }
 

@@ -72,6 +72,34 @@ pub static COMMANDS: &[Command] = &[
         cmd_info,
     ),
     command(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        NO_KEYS,
+        G,
+        "2.6.0",
+        "Returns the server time.",
+        cmd_time,
+    ),
+    command(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        NO_KEYS,
+        G,
+        "1.0.0",
+        "Returns the Unix timestamp of the last successful save to disk.",
+        cmd_lastsave,
+    ),
+    container(
+        "function",
+        -2,
+        Group::Scripting,
+        "7.0.0",
+        "A container for function commands.",
+        FUNCTION_SUBS,
+    ),
+    command(
         "shutdown",
         -1,
         ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY,
@@ -136,7 +164,28 @@ static COMMAND_SUBS: &[Command] = &[
     ),
 ];
 
+static FUNCTION_SUBS: &[Command] = &[command(
+    "flush",
+    -2,
+    WRITE | NOSCRIPT,
+    NO_KEYS,
+    Group::Scripting,
+    "7.0.0",
+    "Deletes all libraries and functions.",
+    cmd_function_flush,
+)];
+
 static CONFIG_SUBS: &[Command] = &[
+    command(
+        "rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G,
+        "2.8.0",
+        "Persists the effective configuration to file.",
+        cmd_config_rewrite,
+    ),
     command(
         "get",
         -3,
@@ -168,6 +217,62 @@ static CONFIG_SUBS: &[Command] = &[
         cmd_config_resetstat,
     ),
 ];
+
+/// Replies to a HELP subcommand: a usage line, then each entry's syntax and
+/// its description indented below it, then HELP itself.
+pub fn reply_help(ctx: &mut Ctx, container: &str, entries: &[(&str, &str)]) -> CmdResult {
+    let mut r = ctx.reply();
+    r.array(1 + 2 * entries.len() + 2);
+    r.simple(&format!(
+        "{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for (syntax, what) in entries {
+        r.simple(syntax);
+        r.simple(&format!("    {what}"));
+    }
+    r.simple("HELP");
+    r.simple("    Print this help.");
+    Ok(())
+}
+
+fn cmd_time(ctx: &mut Ctx) -> CmdResult {
+    let us = crate::context::unix_us();
+    let mut r = ctx.reply();
+    r.array(2);
+    r.bulk((us / 1_000_000).to_string().as_bytes());
+    r.bulk((us % 1_000_000).to_string().as_bytes());
+    Ok(())
+}
+
+fn cmd_lastsave(ctx: &mut Ctx) -> CmdResult {
+    let t = ctx
+        .shared
+        .lastsave
+        .load(std::sync::atomic::Ordering::Relaxed);
+    ctx.reply().int(t as i64);
+    Ok(())
+}
+
+/// No functions can be loaded yet, so there is nothing to free; the
+/// argument is still checked as Redis checks it.
+fn cmd_function_flush(ctx: &mut Ctx) -> CmdResult {
+    match ctx.args.len() {
+        2 => {}
+        3 if is(ctx.arg(2), "ASYNC") || is(ctx.arg(2), "SYNC") => {}
+        _ => return Err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option".into()),
+    }
+    ctx.ok()
+}
+
+fn cmd_config_rewrite(ctx: &mut Ctx) -> CmdResult {
+    let Some(path) = ctx.shared.config_file.lock().clone() else {
+        return Err("ERR The server is running without a config file".into());
+    };
+    match crate::config::rewrite_file(&ctx.shared.config, &path) {
+        Ok(()) => ctx.ok(),
+        Err(e) => Err(format!("ERR Rewriting config file: {e}").into()),
+    }
+}
 
 /// CLIENT SETNAME and HELLO SETNAME refuse names with spaces or newlines.
 pub fn validate_client_name(name: &[u8]) -> CmdResult {
@@ -471,8 +576,8 @@ fn cmd_config_get(ctx: &mut Ctx) -> CmdResult {
 
 fn cmd_config_set(ctx: &mut Ctx) -> CmdResult {
     let args = &ctx.args[2..];
-    if args.len() % 2 != 0 {
-        return Err(errors::wrong_arity("config|set").into());
+    if !args.len().is_multiple_of(2) {
+        return Err(errors::SYNTAX.into());
     }
     // Validate every pair before applying any, so a failed CONFIG SET
     // changes nothing.
@@ -517,10 +622,25 @@ fn cmd_config_set(ctx: &mut Ctx) -> CmdResult {
             }
         }
     }
+    ctx.shared.tuning.refresh(&ctx.shared.config);
+    let max = ctx
+        .shared
+        .tuning
+        .slowlog_max_len
+        .load(std::sync::atomic::Ordering::Relaxed);
+    ctx.shared.slowlog.trim(max as usize);
     ctx.ok()
 }
 
 fn cmd_config_resetstat(ctx: &mut Ctx) -> CmdResult {
+    use std::sync::atomic::Ordering::Relaxed;
     ctx.shared.stats.reset();
+    let ks = &ctx.ks().stats;
+    ks.keyspace_hits.store(0, Relaxed);
+    ks.keyspace_misses.store(0, Relaxed);
+    ks.expired_keys.store(0, Relaxed);
+    let c = &ctx.shared.clients;
+    c.total_connections.store(0, Relaxed);
+    c.rejected_connections.store(0, Relaxed);
     ctx.ok()
 }

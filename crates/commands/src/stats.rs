@@ -6,12 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub struct CmdStat {
     pub calls: AtomicU64,
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// Latency distribution (LATENCY HISTOGRAM, INFO latencystats).
+    pub hist: crate::latency::Histogram,
 }
 
 pub struct Stats {
@@ -85,6 +87,7 @@ impl Stats {
             s.usec.store(0, Ordering::Relaxed);
             s.rejected.store(0, Ordering::Relaxed);
             s.failed.store(0, Ordering::Relaxed);
+            s.hist.reset();
         }
         self.errors.lock().clear();
         self.total_commands.store(0, Ordering::Relaxed);
