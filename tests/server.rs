@@ -532,6 +532,9 @@ fn misc_server_commands_match_redis() {
         TIME x
         LASTSAVE x
         SHUTDOWN foo
+        SHUTDOWN ABORT
+        SHUTDOWN ABORT NOSAVE
+        SHUTDOWN NOSAVE SAVE
         MONITOR x
         "#,
     );
@@ -548,6 +551,9 @@ fn misc_server_commands_match_redis() {
     assert!(secs.abs_diff(now) <= 2 && usecs < 1_000_000);
     let last = p.ours.cmd(&["LASTSAVE"]);
     assert_eq!(last[0], b':');
+    // A real SHUTDOWN answers nothing and closes, on both.
+    let (o, t) = p.both(&["SHUTDOWN", "NOSAVE"]);
+    assert_eq!((show(&o), show(&t)), (String::new(), String::new()));
 }
 
 #[test]

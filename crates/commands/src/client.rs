@@ -191,7 +191,7 @@ fn parse_kind(arg: &[u8]) -> Result<Kind, CmdError> {
     } else if is(arg, "pubsub") {
         Ok(Kind::PubSub)
     } else {
-        Err(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(arg)).into())
+        Err(errors::unknown_client_type(arg).into())
     }
 }
 
@@ -284,7 +284,7 @@ fn cmd_client_list(ctx: &mut Ctx) -> CmdResult {
             // nothing.
             match parse_i64(a) {
                 Ok(id) => v.push(id as u64),
-                Err(_) => return Err("ERR Invalid client ID".into()),
+                Err(_) => return Err(errors::INVALID_CLIENT_ID.into()),
             }
         }
         ids = Some(v);
@@ -341,7 +341,7 @@ fn cmd_client_kill(ctx: &mut Ctx) -> CmdResult {
             .into_iter()
             .find(|h| h.addr == addr)
         else {
-            return Err("ERR No such client".into());
+            return Err(errors::NO_SUCH_CLIENT.into());
         };
         ctx.ok()?;
         kill(ctx, &h);
@@ -360,7 +360,7 @@ fn cmd_client_kill(ctx: &mut Ctx) -> CmdResult {
         if is(opt, "id") {
             match parse_i64(val) {
                 Ok(id) if id >= 1 => f.id = Some(id as u64),
-                _ => return Err("ERR client-id should be greater than 0".into()),
+                _ => return Err(errors::CLIENT_ID_NOT_POSITIVE.into()),
             }
         } else if is(opt, "type") {
             f.kind = Some(parse_kind(val)?);
@@ -371,7 +371,7 @@ fn cmd_client_kill(ctx: &mut Ctx) -> CmdResult {
         } else if is(opt, "user") {
             let user = String::from_utf8_lossy(val).into_owned();
             if user != "default" {
-                return Err(format!("ERR No such user '{user}'").into());
+                return Err(errors::no_such_user(&user).into());
             }
             f.user = Some(user);
         } else if is(opt, "skipme") {
@@ -417,8 +417,7 @@ fn kill(ctx: &mut Ctx, h: &ClientHandle) {
 }
 
 fn cmd_client_pause(ctx: &mut Ctx) -> CmdResult {
-    let ms = parse_i64(ctx.arg(2))
-        .map_err(|_| CmdError::from("ERR timeout is not an integer or out of range"))?;
+    let ms = parse_i64(ctx.arg(2)).map_err(|_| CmdError::from(errors::TIMEOUT_NOT_INTEGER))?;
     if ms < 0 {
         return Err(errors::TIMEOUT_NEGATIVE.into());
     }
@@ -426,7 +425,7 @@ fn cmd_client_pause(ctx: &mut Ctx) -> CmdResult {
         None => true,
         Some(m) if is(m, "all") => true,
         Some(m) if is(m, "write") => false,
-        Some(_) => return Err("ERR CLIENT PAUSE mode must be WRITE or ALL".into()),
+        Some(_) => return Err(errors::PAUSE_MODE.into()),
     };
     if ctx.args.len() > 4 {
         return Err(errors::SYNTAX.into());
@@ -482,16 +481,10 @@ fn cmd_client_setinfo(ctx: &mut Ctx) -> CmdResult {
     } else if is(attr, "lib-ver") {
         (&ctx.session.handle.lib_ver, "lib-ver")
     } else {
-        return Err(format!(
-            "ERR Unrecognized option '{}'",
-            String::from_utf8_lossy(attr)
-        )
-        .into());
+        return Err(errors::unrecognized_option(attr).into());
     };
     if val.bytes().any(|b| !(b'!'..=b'~').contains(&b)) {
-        return Err(
-            format!("ERR {label} cannot contain spaces, newlines or special characters.").into(),
-        );
+        return Err(errors::bad_lib_info(label).into());
     }
     *slot.lock() = if val.is_empty() { None } else { Some(val) };
     ctx.ok()
@@ -504,7 +497,7 @@ fn cmd_client_unblock(ctx: &mut Ctx) -> CmdResult {
     match ctx.args.get(3) {
         None => {}
         Some(r) if is(r, "timeout") || is(r, "error") => {}
-        Some(_) => return Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into()),
+        Some(_) => return Err(errors::UNBLOCK_REASON.into()),
     }
     if ctx.args.len() > 4 {
         return Err(errors::SYNTAX.into());

@@ -186,9 +186,8 @@ fn cmd_hello(ctx: &mut Ctx) -> CmdResult {
     let mut i = 1;
     let mut proto = ctx.session.proto;
     if ctx.args.len() >= 2 {
-        let v = parse_i64(ctx.arg(1)).map_err(|_| {
-            crate::context::CmdError::from("ERR Protocol version is not an integer or out of range")
-        })?;
+        let v = parse_i64(ctx.arg(1))
+            .map_err(|_| crate::context::CmdError::from(errors::PROTO_NOT_INTEGER))?;
         proto = match v {
             2 => Protocol::Resp2,
             3 => Protocol::Resp3,
@@ -213,11 +212,7 @@ fn cmd_hello(ctx: &mut Ctx) -> CmdResult {
             name = Some(n);
             i += 2;
         } else {
-            return Err(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(opt)
-            )
-            .into());
+            return Err(errors::hello_option(opt).into());
         }
     }
     if !ctx.session.authenticated {

@@ -24,8 +24,6 @@ pub static COMMANDS: &[Command] = &[command(
     cmd_debug,
 )];
 
-const NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
-
 fn allowed(ctx: &Ctx) -> bool {
     match ctx.shared.config.get("enable-debug-command").as_deref() {
         Some("yes") => true,
@@ -60,7 +58,7 @@ fn bad_sub(ctx: &Ctx) -> CmdError {
 
 fn cmd_debug(ctx: &mut Ctx) -> CmdResult {
     if !allowed(ctx) {
-        return Err(NOT_ALLOWED.into());
+        return Err(errors::DEBUG_NOT_ALLOWED.into());
     }
     let sub = ctx.arg(1).clone();
     let argc = ctx.args.len();

@@ -9,6 +9,7 @@
 //! replies have the same shape. Recording is one relaxed atomic add.
 
 use crate::context::{CmdResult, Ctx, Shared};
+use crate::errors;
 use crate::table::{self, command, container, flags::*, Command, Group, NO_KEYS};
 use ferrocache_protocol::Encoder;
 use parking_lot::Mutex;
@@ -268,7 +269,7 @@ fn cmd_latency_graph(ctx: &mut Ctx) -> CmdResult {
     let name = String::from_utf8_lossy(ctx.arg(2)).into_owned();
     let ev = ctx.shared.latency.events.lock();
     let Some(s) = ev.get(&name).filter(|s| !s.samples.is_empty()) else {
-        return Err(format!("ERR No samples available for event '{name}'").into());
+        return Err(errors::no_latency_samples(&name).into());
     };
     // A plain listing rather than Redis's ASCII-art chart.
     let mut text = format!(

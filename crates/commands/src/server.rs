@@ -259,27 +259,25 @@ fn cmd_function_flush(ctx: &mut Ctx) -> CmdResult {
     match ctx.args.len() {
         2 => {}
         3 if is(ctx.arg(2), "ASYNC") || is(ctx.arg(2), "SYNC") => {}
-        _ => return Err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option".into()),
+        _ => return Err(errors::FUNCTION_FLUSH_MODE.into()),
     }
     ctx.ok()
 }
 
 fn cmd_config_rewrite(ctx: &mut Ctx) -> CmdResult {
     let Some(path) = ctx.shared.config_file.lock().clone() else {
-        return Err("ERR The server is running without a config file".into());
+        return Err(errors::NO_CONFIG_FILE.into());
     };
     match crate::config::rewrite_file(&ctx.shared.config, &path) {
         Ok(()) => ctx.ok(),
-        Err(e) => Err(format!("ERR Rewriting config file: {e}").into()),
+        Err(e) => Err(errors::rewrite_failed(&e.to_string()).into()),
     }
 }
 
 /// CLIENT SETNAME and HELLO SETNAME refuse names with spaces or newlines.
 pub fn validate_client_name(name: &[u8]) -> CmdResult {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err(
-            "ERR Client names cannot contain spaces, newlines or special characters.".into(),
-        );
+        return Err(errors::CLIENT_NAME_CHARS.into());
     }
     Ok(())
 }
@@ -340,11 +338,27 @@ fn cmd_info(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn cmd_shutdown(ctx: &mut Ctx) -> CmdResult {
+    let (mut nosave, mut save, mut abort) = (false, false, false);
     for a in &ctx.args[1..] {
-        if !(is(a, "NOSAVE") || is(a, "SAVE") || is(a, "NOW") || is(a, "FORCE") || is(a, "ABORT")) {
+        if is(a, "NOSAVE") {
+            nosave = true;
+        } else if is(a, "SAVE") {
+            save = true;
+        } else if is(a, "ABORT") {
+            abort = true;
+        } else if !(is(a, "NOW") || is(a, "FORCE")) {
             return Err(errors::SYNTAX.into());
         }
     }
+    if (nosave && save) || (abort && ctx.args.len() > 2) {
+        return Err(errors::SYNTAX.into());
+    }
+    if abort {
+        // Shutdown here never waits for replicas, so none is ever pending.
+        return Err(errors::NO_SHUTDOWN_IN_PROGRESS.into());
+    }
+    // Like Redis, a successful SHUTDOWN sends no reply: the connection
+    // just closes.
     ctx.shared.request_shutdown();
     ctx.session.close_after_reply = true;
     Ok(())
@@ -539,14 +553,12 @@ fn cmd_command_getkeys(ctx: &mut Ctx) -> CmdResult {
     let inner = &ctx.args[2..];
     let (cmd, _) = match table::resolve(inner) {
         table::Resolved::Found { cmd, parent } => (cmd, parent),
-        table::Resolved::Unknown(_) => return Err("ERR Invalid command specified".into()),
-        table::Resolved::WrongArity(_) => {
-            return Err("ERR Invalid number of arguments specified for command".into())
-        }
+        table::Resolved::Unknown(_) => return Err(errors::GETKEYS_INVALID_COMMAND.into()),
+        table::Resolved::WrongArity(_) => return Err(errors::GETKEYS_INVALID_ARGS.into()),
     };
     let pos = cmd.key_positions(inner.len());
     if pos.is_empty() {
-        return Err("ERR The command has no key arguments".into());
+        return Err(errors::GETKEYS_NO_KEYS.into());
     }
     let mut r = ctx.reply();
     r.array(pos.len());
@@ -585,14 +597,9 @@ fn cmd_config_set(ctx: &mut Ctx) -> CmdResult {
     for pair in args.chunks(2) {
         let name = String::from_utf8_lossy(&pair[0]).into_owned();
         let Some(p) = crate::config::find_param(&name) else {
-            return Err(format!(
-                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-            )
-            .into());
+            return Err(errors::config_set_unknown(&name).into());
         };
-        let fail = |why: &str| -> CmdError {
-            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}").into()
-        };
+        let fail = |why: &str| -> CmdError { errors::config_set_failed(&name, why).into() };
         if !p.mutable {
             return Err(fail("can't set immutable config"));
         }
@@ -608,17 +615,9 @@ fn cmd_config_set(ctx: &mut Ctx) -> CmdResult {
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
         match ctx.shared.config.set(&name, &value, false) {
             Ok(()) => {}
-            Err(ConfigError::Unknown) => {
-                return Err(format!(
-                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-                )
-                .into())
-            }
+            Err(ConfigError::Unknown) => return Err(errors::config_set_unknown(&name).into()),
             Err(ConfigError::Invalid(why)) => {
-                return Err(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
-                )
-                .into())
+                return Err(errors::config_set_failed(&name, &why).into())
             }
         }
     }

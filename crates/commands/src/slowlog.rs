@@ -8,6 +8,7 @@
 //! log's memory whatever a client sends.
 
 use crate::context::{CmdResult, Ctx};
+use crate::errors;
 use crate::table::{command, container, flags::*, Command, Group, NO_KEYS};
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -156,7 +157,7 @@ fn cmd_slowlog_get(ctx: &mut Ctx) -> CmdResult {
         match crate::args::parse_i64(a) {
             Ok(-1) => count = usize::MAX,
             Ok(n) if n >= 0 => count = n as usize,
-            _ => return Err("ERR count should be greater than or equal to -1".into()),
+            _ => return Err(errors::SLOWLOG_COUNT.into()),
         }
     }
     let g = ctx.shared.slowlog.inner.lock();
