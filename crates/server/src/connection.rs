@@ -1,5 +1,12 @@
 //! One client connection: read, decode every complete command, execute each,
 //! and write all their replies with one syscall.
+//!
+//! Two pieces of server-wide state reach into this loop. CLIENT PAUSE: before
+//! each command the loop checks the pause flag (one atomic load) and, when
+//! the pause covers the command, sends the replies it already has and waits
+//! for the deadline or CLIENT UNPAUSE; the command is held, never refused.
+//! MONITOR: a monitor connection's loop also waits on its channel of monitor
+//! lines and writes them as they come; it is exempt from `timeout`.
 
 use bytes::BytesMut;
 use ferrocache_commands::clients::ClientHandle;
