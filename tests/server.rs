@@ -632,6 +632,13 @@ fn idle_clients_are_closed_after_timeout() {
     let t = Instant::now();
     assert!(idle.is_closed());
     assert!(t.elapsed() >= Duration::from_millis(900) && t.elapsed() < Duration::from_secs(4));
+    // CONFIG SET timeout 0 applies to connections already open.
+    let mut keeper = Conn::connect(server.port());
+    assert_eq!(keeper.cmd(&["CONFIG", "SET", "timeout", "0"]), b"+OK\r\n");
+    let mut other = Conn::connect(server.port());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(keeper.cmd(&["PING"]), b"+PONG\r\n");
+    assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n");
 }
 
 #[test]

@@ -79,6 +79,8 @@ pub struct Tuning {
     pub slowlog_max_len: AtomicU64,
     pub latency_threshold_ms: AtomicI64,
     pub latency_tracking: AtomicBool,
+    /// `timeout`: seconds of idleness before a client is closed (0: never).
+    pub timeout_secs: AtomicI64,
 }
 
 impl Tuning {
@@ -96,6 +98,8 @@ impl Tuning {
             .store(config.get_i64("latency-monitor-threshold").unwrap_or(0), r);
         self.latency_tracking
             .store(config.get_bool("latency-tracking"), r);
+        self.timeout_secs
+            .store(config.get_i64("timeout").unwrap_or(0), r);
     }
 }
 

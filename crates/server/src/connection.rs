@@ -49,14 +49,19 @@ where
         .config
         .get_i64("client-query-buffer-limit")
         .unwrap_or(1 << 30) as usize;
-    let idle_timeout = shared.config.get_i64("timeout").unwrap_or(0);
 
     'conn: loop {
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
         // Monitors are exempt from the idle timeout, as replicas are in Redis.
-        let timeout = if session.monitor { 0 } else { idle_timeout };
+        // Read every time round, so CONFIG SET timeout reaches open
+        // connections as it does in Redis.
+        let timeout = if session.monitor {
+            0
+        } else {
+            shared.tuning.timeout_secs.load(Ordering::Relaxed)
+        };
         let read = tokio::select! {
             r = stream.read_buf(&mut buf) => r,
             line = monitor_line(&mut session.monitor_rx) => {
