@@ -724,3 +724,41 @@ fn redis_cli_pipe_mass_insertion_works() {
     let mut c = Conn::connect(server.port());
     assert_eq!(c.cmd(&["DBSIZE"]), b":100000\r\n");
 }
+
+#[test]
+fn client_flags_setinfo_and_monitor_in_list() {
+    let server = crate::support::ferrocache();
+    let port = server.port();
+    let mut c = Conn::connect(port);
+    assert_eq!(c.cmd(&["CLIENT", "NO-EVICT", "ON"]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "LIB-NAME", "mylib"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "LIB-VER", "1 2"]),
+        b"-ERR lib-ver cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "color", "x"]),
+        b"-ERR Unrecognized option 'color'\r\n"
+    );
+    let mut mon = Conn::connect(port);
+    assert_eq!(mon.cmd(&["MONITOR"]), b"+OK\r\n");
+    c.send(&[b"CLIENT", b"LIST", b"TYPE", b"normal"]);
+    let list = text(&c.read_frame());
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(list.contains(" flags=e "), "{list}");
+    assert!(
+        list.contains(" flags=O ") && list.contains(" cmd=monitor "),
+        "{list}"
+    );
+    // Admin commands (CLIENT LIST) are not shown to monitors; others are.
+    assert_eq!(c.cmd(&["CLIENT", "GETNAME"]), b"$-1\r\n");
+    let line = String::from_utf8_lossy(&mon.read_reply()).into_owned();
+    assert!(line.ends_with("] \"CLIENT\" \"GETNAME\"\r\n"), "{line}");
+    // RESET ends monitoring; the connection answers normally again.
+    assert_eq!(mon.cmd(&["RESET"]), b"+RESET\r\n");
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    assert_eq!(mon.cmd(&["PING"]), b"+PONG\r\n");
+}

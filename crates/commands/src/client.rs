@@ -195,14 +195,11 @@ fn parse_kind(arg: &[u8]) -> Result<Kind, CmdError> {
     }
 }
 
-/// Every client is a normal one until replication and pub/sub exist;
-/// MONITOR connections count as replicas, as in Redis.
-fn kind_of(h: &ClientHandle) -> Kind {
-    if h.is_monitor.load(Ordering::Relaxed) {
-        Kind::Replica
-    } else {
-        Kind::Normal
-    }
+/// Every client is a normal one until replication and pub/sub exist.
+/// MONITOR connections count as normal too: Redis marks them as replicas
+/// internally but shows them as normal clients.
+fn kind_of(_h: &ClientHandle) -> Kind {
+    Kind::Normal
 }
 
 /// One line of CLIENT LIST / CLIENT INFO, with Redis 7.0's fields in order.
