@@ -566,7 +566,9 @@ fn monitor_sees_other_clients_commands_like_redis() {
     p.check(&["SET", "k\n", "a \"b\" \x01"]);
     p.check(&["SELECT", "2"]);
     p.check(&["GET", "k"]);
-    for _ in 0..3 {
+    p.check(&["AUTH", "user", "pass"]);
+    p.check(&["HELLO", "2", "AUTH", "user", "pass"]);
+    for _ in 0..5 {
         let (o, t) = (ours_mon.read_reply(), theirs_mon.read_reply());
         let (o, t) = (
             String::from_utf8_lossy(&o).into_owned(),

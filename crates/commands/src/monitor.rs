@@ -64,6 +64,36 @@ impl Monitors {
     }
 }
 
+/// The arguments as MONITOR and SLOWLOG show them: AUTH's arguments and
+/// the user name and password of HELLO's AUTH option become `(redacted)`,
+/// as in Redis.
+pub fn redacted(args: &[Bytes]) -> std::borrow::Cow<'_, [Bytes]> {
+    let hidden = || Bytes::from_static(b"(redacted)");
+    match args.first() {
+        Some(n) if n.eq_ignore_ascii_case(b"auth") => {
+            let mut v = args.to_vec();
+            v.iter_mut().skip(1).for_each(|a| *a = hidden());
+            std::borrow::Cow::Owned(v)
+        }
+        Some(n) if n.eq_ignore_ascii_case(b"hello") => {
+            let mut v = args.to_vec();
+            let mut i = 2;
+            while i < v.len() {
+                if v[i].eq_ignore_ascii_case(b"auth") {
+                    for j in i + 1..(i + 3).min(v.len()) {
+                        v[j] = hidden();
+                    }
+                    i += 3;
+                } else {
+                    i += 1;
+                }
+            }
+            std::borrow::Cow::Owned(v)
+        }
+        _ => std::borrow::Cow::Borrowed(args),
+    }
+}
+
 /// Appends `arg` quoted and escaped as Redis's `sdscatrepr` does.
 pub fn repr(out: &mut Vec<u8>, arg: &[u8]) {
     out.push(b'"');
@@ -97,21 +127,11 @@ pub fn feed(shared: &Shared, session: &Session, args: &[Bytes]) {
     } else {
         line.extend_from_slice(format!("[{} {}] ", session.db, session.handle.addr).as_bytes());
     }
-    // AUTH and HELLO carry passwords: Redis shows them redacted.
-    let redact_from = match args.first() {
-        Some(n) if n.eq_ignore_ascii_case(b"auth") => 1,
-        Some(n) if n.eq_ignore_ascii_case(b"hello") => 2,
-        _ => usize::MAX,
-    };
-    for (i, a) in args.iter().enumerate() {
+    for (i, a) in redacted(args).iter().enumerate() {
         if i > 0 {
             line.push(b' ');
         }
-        if i >= redact_from {
-            repr(&mut line, b"(redacted)");
-        } else {
-            repr(&mut line, a);
-        }
+        repr(&mut line, a);
     }
     line.extend_from_slice(b"\r\n");
     shared.monitors.feed(Bytes::from(line));
@@ -137,5 +157,19 @@ mod tests {
         let mut out = Vec::new();
         repr(&mut out, b"a\"b\\c\n\x01 ");
         assert_eq!(out, b"\"a\\\"b\\\\c\\n\\x01 \"".to_vec());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        let args: Vec<Bytes> = ["HELLO", "3", "AUTH", "u", "p", "SETNAME", "n"]
+            .iter()
+            .map(|s| Bytes::from(s.to_string()))
+            .collect();
+        let r = redacted(&args);
+        assert_eq!(r[3], Bytes::from("(redacted)"));
+        assert_eq!(r[4], Bytes::from("(redacted)"));
+        assert_eq!(r[6], Bytes::from("n"));
+        let auth = [Bytes::from("AUTH"), Bytes::from("pw")];
+        assert_eq!(redacted(&auth)[1], Bytes::from("(redacted)"));
     }
 }

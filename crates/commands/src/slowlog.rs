@@ -216,9 +216,10 @@ pub fn maybe_record(
     }
     let max = t.slowlog_max_len.load(Ordering::Relaxed) as usize;
     let name = session.handle.name.lock().clone().unwrap_or_default();
+    let args = crate::monitor::redacted(args);
     ctx_shared
         .slowlog
-        .record(args, usec, &session.handle.addr, name, max);
+        .record(&args, usec, &session.handle.addr, name, max);
 }
 
 #[cfg(test)]
