@@ -98,7 +98,27 @@ fn client_subcommand_errors_match_redis() {
         CLIENT UNBLOCK 5 foo
         CLIENT UNBLOCK 5
         CLIENT UNBLOCK 5 TIMEOUT
+        CLIENT UNBLOCK 5 TIMEOUT x
+        CLIENT PAUSE 10 WRITE x
+        CLIENT PAUSE 0 ALL
+        CLIENT UNPAUSE
+        CLIENT UNPAUSE x
+        CLIENT REPLY ON
+        CLIENT ID x
+        CLIENT INFO x
         CLIENT GETREDIR
+        CLIENT SETNAME a b
+        CLIENT KILL
+        CLIENT KILL ADDR
+        CLIENT LIST TYPE
+        CLIENT LIST TYPE normal x
+        CLIENT LIST TYPE pubsub
+        CLIENT LIST TYPE master
+        CLIENT LIST TYPE replica
+        CLIENT LIST TYPE slave
+        CLIENT KILL TYPE master
+        CLIENT KILL TYPE pubsub
+        CLIENT KILL USER default SKIPME yes
         "#,
     );
 }
@@ -396,6 +416,9 @@ fn slowlog_matches_redis() {
         SLOWLOG GET abc
         SLOWLOG GET 1 2
         SLOWLOG NOSUCH
+        SLOWLOG LEN x
+        SLOWLOG RESET x
+        SLOWLOG
         CONFIG SET slowlog-log-slower-than 0
         CLIENT SETNAME slowpoke
         "#,
@@ -447,6 +470,11 @@ fn latency_matches_redis() {
         LATENCY GRAPH command
         LATENCY HISTORY
         LATENCY NOSUCH
+        LATENCY RESET foo bar
+        LATENCY LATEST x
+        LATENCY DOCTOR x
+        LATENCY GRAPH
+        LATENCY
         CONFIG RESETSTAT
         SET a 1
         SET a 2
@@ -528,6 +556,10 @@ fn misc_server_commands_match_redis() {
         FUNCTION FLUSH
         FUNCTION FLUSH ASYNC
         FUNCTION FLUSH foo
+        FUNCTION FLUSH SYNC x
+        FUNCTION
+        RESET x
+        PING a b
         FUNCTION NOSUCH
         TIME x
         LASTSAVE x

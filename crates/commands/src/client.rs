@@ -414,6 +414,9 @@ fn kill(ctx: &mut Ctx, h: &ClientHandle) {
 }
 
 fn cmd_client_pause(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() > 4 {
+        return Err(errors::subcommand_syntax(ctx.arg(1), "CLIENT").into());
+    }
     let ms = parse_i64(ctx.arg(2)).map_err(|_| CmdError::from(errors::TIMEOUT_NOT_INTEGER))?;
     if ms < 0 {
         return Err(errors::TIMEOUT_NEGATIVE.into());
@@ -424,9 +427,6 @@ fn cmd_client_pause(ctx: &mut Ctx) -> CmdResult {
         Some(m) if is(m, "write") => false,
         Some(_) => return Err(errors::PAUSE_MODE.into()),
     };
-    if ctx.args.len() > 4 {
-        return Err(errors::SYNTAX.into());
-    }
     let until = Instant::now() + Duration::from_millis(ms as u64);
     ctx.shared.pause.pause(until, all);
     ctx.ok()
@@ -490,6 +490,9 @@ fn cmd_client_setinfo(ctx: &mut Ctx) -> CmdResult {
 /// No command blocks yet, so no client can be unblocked: the answer is 0
 /// once the arguments are valid.
 fn cmd_client_unblock(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() > 4 {
+        return Err(errors::subcommand_syntax(ctx.arg(1), "CLIENT").into());
+    }
     parse_i64(ctx.arg(2))?;
     match ctx.args.get(3) {
         None => {}
@@ -497,7 +500,7 @@ fn cmd_client_unblock(ctx: &mut Ctx) -> CmdResult {
         Some(_) => return Err(errors::UNBLOCK_REASON.into()),
     }
     if ctx.args.len() > 4 {
-        return Err(errors::SYNTAX.into());
+        return Err(errors::subcommand_syntax(ctx.arg(1), "CLIENT").into());
     }
     ctx.reply().int(0);
     Ok(())

@@ -256,6 +256,9 @@ fn cmd_lastsave(ctx: &mut Ctx) -> CmdResult {
 /// No functions can be loaded yet, so there is nothing to free; the
 /// argument is still checked as Redis checks it.
 fn cmd_function_flush(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() > 3 {
+        return Err(errors::subcommand_syntax(ctx.arg(1), "FUNCTION").into());
+    }
     match ctx.args.len() {
         2 => {}
         3 if is(ctx.arg(2), "ASYNC") || is(ctx.arg(2), "SYNC") => {}
