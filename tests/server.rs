@@ -240,6 +240,13 @@ fn hello_auth_and_reset_match_redis() {
         HELLO 3 AUTH default
         HELLO 3 foo
         HELLO 2 SETNAME "a b"
+        HELLO 3 SETNAME
+        HELLO 1
+        HELLO 0
+        HELLO -1
+        HELLO 3.0
+        HELLO 99999999999999999999
+        AUTH default anything
         AUTH x
         AUTH a b
         AUTH a b c
@@ -651,6 +658,12 @@ fn client_pause_holds_writes_until_unpause_or_timeout() {
     assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), b"+OK\r\n");
     assert_eq!(c.read_reply(), b"+OK\r\n");
     assert!(t.elapsed() < Duration::from_secs(2));
+    // A huge timeout is accepted (it lasts until UNPAUSE).
+    assert_eq!(
+        admin.cmd(&["CLIENT", "PAUSE", "9223372036854775807", "WRITE"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), b"+OK\r\n");
     // ALL holds reads too.
     assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "200"]), b"+OK\r\n");
     let t = Instant::now();

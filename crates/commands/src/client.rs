@@ -427,7 +427,12 @@ fn cmd_client_pause(ctx: &mut Ctx) -> CmdResult {
         Some(m) if is(m, "write") => false,
         Some(_) => return Err(errors::PAUSE_MODE.into()),
     };
-    let until = Instant::now() + Duration::from_millis(ms as u64);
+    // Redis accepts any non-negative timeout; a huge one means "until
+    // UNPAUSE" and must not overflow the clock.
+    let now = Instant::now();
+    let until = now
+        .checked_add(Duration::from_millis(ms as u64))
+        .unwrap_or(now + Duration::from_secs(100 * 365 * 86400));
     ctx.shared.pause.pause(until, all);
     ctx.ok()
 }
