@@ -770,6 +770,14 @@ fn redis_cli_pipe_mass_insertion_works() {
     assert!(text.contains("errors: 0, replies: 100000"), "{text}");
     let mut c = Conn::connect(server.port());
     assert_eq!(c.cmd(&["DBSIZE"]), b":100000\r\n");
+    // The load just ended, so the sampled rate is still well above zero.
+    let stats = info_text(&mut c, &["stats"]);
+    let ops: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("instantaneous_ops_per_sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(ops > 0, "{stats}");
 }
 
 #[test]

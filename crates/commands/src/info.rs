@@ -303,19 +303,16 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
                 shared.clients.total_connections.load(r)
             );
             field!("total_commands_processed", st.total_commands.load(r));
-            field!("instantaneous_ops_per_sec", 0);
+            let [ops, inb, outb] = st.instantaneous.lock().rates();
+            field!("instantaneous_ops_per_sec", ops.round() as u64);
             field!("total_net_input_bytes", st.total_net_input.load(r));
             field!("total_net_output_bytes", st.total_net_output.load(r));
             field!("total_net_repl_input_bytes", 0);
             field!("total_net_repl_output_bytes", 0);
-            for k in [
-                "instantaneous_input_kbps",
-                "instantaneous_output_kbps",
-                "instantaneous_input_repl_kbps",
-                "instantaneous_output_repl_kbps",
-            ] {
-                field!(k, "0.00");
-            }
+            field!("instantaneous_input_kbps", format!("{:.2}", inb / 1024.0));
+            field!("instantaneous_output_kbps", format!("{:.2}", outb / 1024.0));
+            field!("instantaneous_input_repl_kbps", "0.00");
+            field!("instantaneous_output_repl_kbps", "0.00");
             field!(
                 "rejected_connections",
                 shared.clients.rejected_connections.load(r)
