@@ -8,4 +8,5 @@ mod basics;
 mod keys;
 mod random;
 mod readme;
+mod server;
 mod strings;

@@ -31,7 +31,7 @@ impl<'a> Args<'a> {
     }
 
     /// The next argument, or a syntax error if there is none.
-    pub fn next(&mut self) -> Result<&'a Bytes, CmdError> {
+    pub fn next_arg(&mut self) -> Result<&'a Bytes, CmdError> {
         let a = self
             .args
             .get(self.pos)
@@ -51,11 +51,11 @@ impl<'a> Args<'a> {
     }
 
     pub fn next_i64(&mut self) -> Result<i64, CmdError> {
-        parse_i64(self.next()?)
+        parse_i64(self.next_arg()?)
     }
 
     pub fn next_f64(&mut self) -> Result<f64, CmdError> {
-        parse_f64(self.next()?)
+        parse_f64(self.next_arg()?)
     }
 
     /// The rest of the arguments.

@@ -22,6 +22,9 @@ pub struct ClientHandle {
     /// Milliseconds since `created` at the last command.
     pub last_active_ms: AtomicU64,
     last_cmd: AtomicPtr<Command>,
+    last_parent: AtomicPtr<Command>,
+    /// The socket's file descriptor, for CLIENT LIST's `fd=`.
+    pub fd: std::sync::atomic::AtomicI32,
     pub killed: AtomicBool,
     pub kill_notify: tokio::sync::Notify,
     /// Bytes waiting in the query and output buffers, updated by the
@@ -47,6 +50,8 @@ impl ClientHandle {
             resp: AtomicU8::new(2),
             last_active_ms: AtomicU64::new(0),
             last_cmd: AtomicPtr::new(std::ptr::null_mut()),
+            last_parent: AtomicPtr::new(std::ptr::null_mut()),
+            fd: std::sync::atomic::AtomicI32::new(-1),
             killed: AtomicBool::new(false),
             kill_notify: tokio::sync::Notify::new(),
             qbuf: AtomicUsize::new(0),
@@ -57,17 +62,36 @@ impl ClientHandle {
         }
     }
 
-    pub fn touch(&self, cmd: &'static Command) {
+    pub fn touch(&self, cmd: &'static Command, parent: Option<&'static Command>) {
         self.last_active_ms
             .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
         self.last_cmd
             .store(cmd as *const Command as *mut Command, Ordering::Relaxed);
+        let parent = parent.map_or(std::ptr::null_mut(), |p| {
+            p as *const Command as *mut Command
+        });
+        self.last_parent.store(parent, Ordering::Relaxed);
     }
 
     pub fn last_cmd(&self) -> Option<&'static Command> {
         let p = self.last_cmd.load(Ordering::Relaxed);
         // SAFETY: only pointers to `'static` table entries are ever stored.
         unsafe { p.cast_const().as_ref() }
+    }
+
+    /// Full name of the last command (`get`, `client|list`), or `NULL`.
+    pub fn last_cmd_name(&self) -> String {
+        let p = self.last_parent.load(Ordering::Relaxed);
+        // SAFETY: as for `last_cmd`.
+        let parent = unsafe { p.cast_const().as_ref() };
+        match self.last_cmd() {
+            Some(c) => crate::table::full_name(c, parent),
+            None => "NULL".to_string(),
+        }
+    }
+
+    pub fn age_secs(&self) -> u64 {
+        self.created.elapsed().as_secs()
     }
 
     pub fn idle_secs(&self) -> u64 {

@@ -69,7 +69,44 @@ pub static COMMANDS: &[Command] = &[
         "Handshakes with the Redis server.",
         cmd_hello,
     ),
+    command(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        NO_KEYS,
+        G,
+        "6.2.0",
+        "Resets the connection.",
+        cmd_reset,
+    ),
 ];
+
+/// RESET: back to the state of a new connection (database 0, no name,
+/// replies on, RESP2, not a monitor, and unauthenticated when a password is
+/// required).
+fn cmd_reset(ctx: &mut Ctx) -> CmdResult {
+    let s = &mut *ctx.session;
+    s.select(0);
+    *s.handle.name.lock() = None;
+    s.reply_mode = crate::context::ReplyMode::On;
+    s.proto = Protocol::Resp2;
+    s.handle.resp.store(2, std::sync::atomic::Ordering::Relaxed);
+    s.handle
+        .no_evict
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    if s.monitor {
+        s.monitor = false;
+        s.monitor_rx = None;
+        s.handle
+            .is_monitor
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        ctx.shared.monitors.remove(s.id);
+    }
+    let required = ctx.shared.config.get("requirepass").unwrap_or_default();
+    ctx.session.authenticated = required.is_empty();
+    ctx.reply().simple("RESET");
+    Ok(())
+}
 
 fn cmd_ping(ctx: &mut Ctx) -> CmdResult {
     match ctx.args.len() {
@@ -149,9 +186,8 @@ fn cmd_hello(ctx: &mut Ctx) -> CmdResult {
     let mut i = 1;
     let mut proto = ctx.session.proto;
     if ctx.args.len() >= 2 {
-        let v = parse_i64(ctx.arg(1)).map_err(|_| {
-            crate::context::CmdError::from("ERR Protocol version is not an integer or out of range")
-        })?;
+        let v = parse_i64(ctx.arg(1))
+            .map_err(|_| crate::context::CmdError::from(errors::PROTO_NOT_INTEGER))?;
         proto = match v {
             2 => Protocol::Resp2,
             3 => Protocol::Resp3,
@@ -176,15 +212,11 @@ fn cmd_hello(ctx: &mut Ctx) -> CmdResult {
             name = Some(n);
             i += 2;
         } else {
-            return Err(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(opt)
-            )
-            .into());
+            return Err(errors::hello_option(opt).into());
         }
     }
     if !ctx.session.authenticated {
-        return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
+        return Err(errors::HELLO_NOAUTH.into());
     }
     if let Some(n) = name {
         *ctx.session.handle.name.lock() = if n.is_empty() { None } else { Some(n) };

@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use ferrocache_protocol::{Encoder, Protocol};
 use ferrocache_store::Keyspace;
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -52,33 +53,148 @@ pub struct Shared {
     /// Executable path and config file, for INFO server.
     pub executable: String,
     pub config_file: parking_lot::Mutex<Option<String>>,
+    /// Hot-path copies of a few parameters, refreshed on CONFIG SET.
+    pub tuning: Tuning,
+    pub slowlog: crate::slowlog::SlowLog,
+    pub latency: crate::latency::Latency,
+    pub monitors: crate::monitor::Monitors,
+    pub pause: Pause,
+    /// Unix seconds of the last successful save (LASTSAVE); start time
+    /// until a save happens.
+    pub lastsave: AtomicU64,
+    /// DEBUG SET-ACTIVE-EXPIRE: the cron's active expiry runs only while set.
+    pub active_expire: AtomicBool,
+    /// Replication ids for INFO replication (40 hex characters each).
+    pub replid: parking_lot::Mutex<String>,
+    pub replid2: parking_lot::Mutex<String>,
+    /// Highest `used_memory` seen, for INFO memory.
+    pub peak_memory: AtomicU64,
+}
+
+/// Parameters read on every command, kept in atomics so that dispatch does
+/// not parse configuration strings.
+#[derive(Default)]
+pub struct Tuning {
+    pub slowlog_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicU64,
+    pub latency_threshold_ms: AtomicI64,
+    pub latency_tracking: AtomicBool,
+    /// `timeout`: seconds of idleness before a client is closed (0: never).
+    pub timeout_secs: AtomicI64,
+}
+
+impl Tuning {
+    pub fn refresh(&self, config: &Config) {
+        let r = Ordering::Relaxed;
+        self.slowlog_slower_than.store(
+            config.get_i64("slowlog-log-slower-than").unwrap_or(10000),
+            r,
+        );
+        self.slowlog_max_len.store(
+            config.get_i64("slowlog-max-len").unwrap_or(128).max(0) as u64,
+            r,
+        );
+        self.latency_threshold_ms
+            .store(config.get_i64("latency-monitor-threshold").unwrap_or(0), r);
+        self.latency_tracking
+            .store(config.get_bool("latency-tracking"), r);
+        self.timeout_secs
+            .store(config.get_i64("timeout").unwrap_or(0), r);
+    }
+}
+
+/// CLIENT PAUSE state. `active` is the lock-free fast path the connection
+/// loop checks before every command.
+#[derive(Default)]
+pub struct Pause {
+    active: AtomicBool,
+    /// Deadline and whether every command (ALL) or only writes are held.
+    state: parking_lot::Mutex<Option<(Instant, bool)>>,
+    pub resumed: tokio::sync::Notify,
+}
+
+impl Pause {
+    /// Starts or extends a pause: the later deadline and the stricter mode
+    /// win, as in Redis.
+    pub fn pause(&self, until: Instant, all: bool) {
+        let mut st = self.state.lock();
+        let next = match *st {
+            Some((end, was_all)) => (end.max(until), was_all || all),
+            None => (until, all),
+        };
+        *st = Some(next);
+        self.active.store(true, Ordering::Release);
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    pub fn unpause(&self) {
+        *self.state.lock() = None;
+        self.active.store(false, Ordering::Release);
+        self.resumed.notify_waiters();
+    }
+
+    /// When a command that writes (`write`) or any command must wait,
+    /// the deadline to wait for.
+    pub fn holds(&self, write: bool) -> Option<Instant> {
+        if !self.active.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut st = self.state.lock();
+        let (end, all) = (*st)?;
+        if Instant::now() >= end {
+            *st = None;
+            self.active.store(false, Ordering::Release);
+            return None;
+        }
+        (all || write).then_some(end)
+    }
 }
 
 impl Shared {
     pub fn new(config: Config) -> Arc<Shared> {
         let databases = config.get_usize("databases").unwrap_or(16);
         let (shutdown, _) = tokio::sync::watch::channel(false);
+        let tuning = Tuning::default();
+        tuning.refresh(&config);
         Arc::new(Shared {
             ks: Keyspace::new(databases),
             config,
             clients: Clients::default(),
             stats: Stats::new(),
             started: Instant::now(),
-            run_id: (0..40)
-                .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
-                .collect(),
+            run_id: random_hex40(),
             port: parking_lot::Mutex::new(0),
             shutdown,
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             config_file: parking_lot::Mutex::new(None),
+            tuning,
+            slowlog: Default::default(),
+            latency: Default::default(),
+            monitors: Default::default(),
+            pause: Default::default(),
+            lastsave: AtomicU64::new(unix_ms() / 1000),
+            active_expire: AtomicBool::new(true),
+            replid: parking_lot::Mutex::new(random_hex40()),
+            replid2: parking_lot::Mutex::new("0".repeat(40)),
+            peak_memory: AtomicU64::new(0),
         })
     }
 
     pub fn request_shutdown(&self) {
         self.shutdown.send_replace(true);
     }
+}
+
+/// 40 random hex digits (run ids, replication ids).
+pub fn random_hex40() -> String {
+    (0..40)
+        .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
+        .collect()
 }
 
 /// How replies are sent (CLIENT REPLY).
@@ -106,6 +222,8 @@ pub struct Session {
     pub close_after_reply: bool,
     /// The connection became a MONITOR.
     pub monitor: bool,
+    /// Lines fed to this connection while it is a MONITOR.
+    pub monitor_rx: Option<tokio::sync::mpsc::Receiver<Bytes>>,
 }
 
 impl Session {
@@ -119,6 +237,7 @@ impl Session {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             monitor: false,
+            monitor_rx: None,
         }
     }
 

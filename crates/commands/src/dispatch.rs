@@ -11,6 +11,19 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// Executes one request and appends its reply to `out`.
+/// Whether a paused server holds this request back (CLIENT PAUSE), and
+/// until when. The connection loop waits on it before `execute`.
+pub fn paused_until(shared: &Shared, args: &[Bytes]) -> Option<std::time::Instant> {
+    if !shared.pause.is_active() {
+        return None;
+    }
+    let write = match resolve(args) {
+        Resolved::Found { cmd, .. } => cmd.has(flags::WRITE | flags::MAY_REPLICATE),
+        _ => false,
+    };
+    shared.pause.holds(write)
+}
+
 pub fn execute(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut BytesMut) {
     let mark = out.len();
     if session.reply_mode == ReplyMode::Skip {
@@ -58,7 +71,7 @@ fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut BytesMu
         }
         return reject(shared, session, out, errors::NOAUTH);
     }
-    session.handle.touch(cmd);
+    session.handle.touch(cmd, parent);
     let started = Instant::now();
     let mut ctx = Ctx {
         shared,
@@ -73,6 +86,16 @@ fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut BytesMu
     if let Some(s) = stat {
         s.calls.fetch_add(1, Ordering::Relaxed);
         s.usec.fetch_add(usec, Ordering::Relaxed);
+        if shared.tuning.latency_tracking.load(Ordering::Relaxed) {
+            s.hist.record(usec);
+        }
+    }
+    if !cmd.has(flags::SKIP_SLOWLOG) {
+        crate::slowlog::maybe_record(shared, session, args, usec);
+    }
+    crate::latency::maybe_add(shared, cmd, usec);
+    if shared.monitors.active() && !cmd.has(flags::SKIP_MONITOR | flags::ADMIN) {
+        crate::monitor::feed(shared, session, args);
     }
     if let Err(CmdError(msg)) = result {
         if let Some(s) = stat {

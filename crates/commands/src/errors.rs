@@ -24,6 +24,24 @@ pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
 pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
 pub const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
 pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+pub const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
+pub const NO_SHUTDOWN_IN_PROGRESS: &str = "ERR No shutdown in progress.";
+pub const NO_SUCH_CLIENT: &str = "ERR No such client";
+pub const INVALID_CLIENT_ID: &str = "ERR Invalid client ID";
+pub const CLIENT_ID_NOT_POSITIVE: &str = "ERR client-id should be greater than 0";
+pub const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
+pub const PAUSE_MODE: &str = "ERR CLIENT PAUSE mode must be WRITE or ALL";
+pub const UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
+pub const SLOWLOG_COUNT: &str = "ERR count should be greater than or equal to -1";
+pub const FUNCTION_FLUSH_MODE: &str = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option";
+pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config file";
+pub const CLIENT_NAME_CHARS: &str =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+pub const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+pub const GETKEYS_INVALID_COMMAND: &str = "ERR Invalid command specified";
+pub const GETKEYS_INVALID_ARGS: &str = "ERR Invalid number of arguments specified for command";
+pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
+pub const PROTO_NOT_INTEGER: &str = "ERR Protocol version is not an integer or out of range";
 pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
 
 pub fn wrong_arity(fullname: &str) -> String {
@@ -59,6 +77,17 @@ pub fn unknown_subcommand(sub: &[u8], container: &str) -> String {
     )
 }
 
+/// A known subcommand given the wrong arguments, where Redis checks them in
+/// the handler: `ERR unknown subcommand or wrong number of arguments for
+/// 'GET'. Try SLOWLOG HELP.` (the subcommand as the client typed it).
+pub fn subcommand_syntax(sub: &[u8], container: &str) -> String {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+        container
+    )
+}
+
 pub fn invalid_expire(cmd: &str) -> String {
     format!("ERR invalid expire time in '{cmd}' command")
 }
@@ -90,4 +119,52 @@ pub const LFU_SELECTED: &str = "ERR An LFU maxmemory policy is selected, idle ti
 /// `ERR Unsupported option foo` (EXPIRE family): the option as sent.
 pub fn unsupported_option(opt: &[u8]) -> String {
     format!("ERR Unsupported option {}", String::from_utf8_lossy(opt))
+}
+
+/// `ERR Unknown client type 'x'` (CLIENT LIST/KILL TYPE).
+pub fn unknown_client_type(arg: &[u8]) -> String {
+    format!("ERR Unknown client type '{}'", String::from_utf8_lossy(arg))
+}
+
+/// `ERR No such user 'x'` (CLIENT KILL USER).
+pub fn no_such_user(user: &str) -> String {
+    format!("ERR No such user '{user}'")
+}
+
+/// `ERR No samples available for event 'x'` (LATENCY GRAPH).
+pub fn no_latency_samples(event: &str) -> String {
+    format!("ERR No samples available for event '{event}'")
+}
+
+/// CONFIG REWRITE could not write the file.
+pub fn rewrite_failed(why: &str) -> String {
+    format!("ERR Rewriting config file: {why}")
+}
+
+/// `ERR Unrecognized option 'x'` (CLIENT SETINFO).
+pub fn unrecognized_option(arg: &[u8]) -> String {
+    format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(arg))
+}
+
+/// CLIENT SETINFO refuses values with spaces or special characters.
+pub fn bad_lib_info(label: &str) -> String {
+    format!("ERR {label} cannot contain spaces, newlines or special characters.")
+}
+
+/// CONFIG SET of a parameter that does not exist.
+pub fn config_set_unknown(name: &str) -> String {
+    format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
+}
+
+/// CONFIG SET with a value the parameter refuses.
+pub fn config_set_failed(name: &str, why: &str) -> String {
+    format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+}
+
+/// `ERR Syntax error in HELLO option 'x'`.
+pub fn hello_option(opt: &[u8]) -> String {
+    format!(
+        "ERR Syntax error in HELLO option '{}'",
+        String::from_utf8_lossy(opt)
+    )
 }

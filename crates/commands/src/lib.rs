@@ -20,15 +20,20 @@
 //!   rules and, later, the journal.
 
 pub mod args;
+pub mod client;
 pub mod clients;
 pub mod config;
 pub mod connection;
 pub mod context;
+pub mod debug;
 pub mod dispatch;
 pub mod errors;
 pub mod generic;
 pub mod info;
+pub mod latency;
+pub mod monitor;
 pub mod server;
+pub mod slowlog;
 pub mod stats;
 pub mod string;
 pub mod table;

@@ -72,6 +72,34 @@ pub static COMMANDS: &[Command] = &[
         cmd_info,
     ),
     command(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        NO_KEYS,
+        G,
+        "2.6.0",
+        "Returns the server time.",
+        cmd_time,
+    ),
+    command(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        NO_KEYS,
+        G,
+        "1.0.0",
+        "Returns the Unix timestamp of the last successful save to disk.",
+        cmd_lastsave,
+    ),
+    container(
+        "function",
+        -2,
+        Group::Scripting,
+        "7.0.0",
+        "A container for function commands.",
+        FUNCTION_SUBS,
+    ),
+    command(
         "shutdown",
         -1,
         ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY,
@@ -136,7 +164,28 @@ static COMMAND_SUBS: &[Command] = &[
     ),
 ];
 
+static FUNCTION_SUBS: &[Command] = &[command(
+    "flush",
+    -2,
+    WRITE | NOSCRIPT,
+    NO_KEYS,
+    Group::Scripting,
+    "7.0.0",
+    "Deletes all libraries and functions.",
+    cmd_function_flush,
+)];
+
 static CONFIG_SUBS: &[Command] = &[
+    command(
+        "rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        NO_KEYS,
+        G,
+        "2.8.0",
+        "Persists the effective configuration to file.",
+        cmd_config_rewrite,
+    ),
     command(
         "get",
         -3,
@@ -169,12 +218,69 @@ static CONFIG_SUBS: &[Command] = &[
     ),
 ];
 
+/// Replies to a HELP subcommand: a usage line, then each entry's syntax and
+/// its description indented below it, then HELP itself.
+pub fn reply_help(ctx: &mut Ctx, container: &str, entries: &[(&str, &str)]) -> CmdResult {
+    let mut r = ctx.reply();
+    r.array(1 + 2 * entries.len() + 2);
+    r.simple(&format!(
+        "{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for (syntax, what) in entries {
+        r.simple(syntax);
+        r.simple(&format!("    {what}"));
+    }
+    r.simple("HELP");
+    r.simple("    Print this help.");
+    Ok(())
+}
+
+fn cmd_time(ctx: &mut Ctx) -> CmdResult {
+    let us = crate::context::unix_us();
+    let mut r = ctx.reply();
+    r.array(2);
+    r.bulk((us / 1_000_000).to_string().as_bytes());
+    r.bulk((us % 1_000_000).to_string().as_bytes());
+    Ok(())
+}
+
+fn cmd_lastsave(ctx: &mut Ctx) -> CmdResult {
+    let t = ctx
+        .shared
+        .lastsave
+        .load(std::sync::atomic::Ordering::Relaxed);
+    ctx.reply().int(t as i64);
+    Ok(())
+}
+
+/// No functions can be loaded yet, so there is nothing to free; the
+/// argument is still checked as Redis checks it.
+fn cmd_function_flush(ctx: &mut Ctx) -> CmdResult {
+    if ctx.args.len() > 3 {
+        return Err(errors::subcommand_syntax(ctx.arg(1), "FUNCTION").into());
+    }
+    match ctx.args.len() {
+        2 => {}
+        3 if is(ctx.arg(2), "ASYNC") || is(ctx.arg(2), "SYNC") => {}
+        _ => return Err(errors::FUNCTION_FLUSH_MODE.into()),
+    }
+    ctx.ok()
+}
+
+fn cmd_config_rewrite(ctx: &mut Ctx) -> CmdResult {
+    let Some(path) = ctx.shared.config_file.lock().clone() else {
+        return Err(errors::NO_CONFIG_FILE.into());
+    };
+    match crate::config::rewrite_file(&ctx.shared.config, &path) {
+        Ok(()) => ctx.ok(),
+        Err(e) => Err(errors::rewrite_failed(&e.to_string()).into()),
+    }
+}
+
 /// CLIENT SETNAME and HELLO SETNAME refuse names with spaces or newlines.
 pub fn validate_client_name(name: &[u8]) -> CmdResult {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err(
-            "ERR Client names cannot contain spaces, newlines or special characters.".into(),
-        );
+        return Err(errors::CLIENT_NAME_CHARS.into());
     }
     Ok(())
 }
@@ -235,11 +341,27 @@ fn cmd_info(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn cmd_shutdown(ctx: &mut Ctx) -> CmdResult {
+    let (mut nosave, mut save, mut abort) = (false, false, false);
     for a in &ctx.args[1..] {
-        if !(is(a, "NOSAVE") || is(a, "SAVE") || is(a, "NOW") || is(a, "FORCE") || is(a, "ABORT")) {
+        if is(a, "NOSAVE") {
+            nosave = true;
+        } else if is(a, "SAVE") {
+            save = true;
+        } else if is(a, "ABORT") {
+            abort = true;
+        } else if !(is(a, "NOW") || is(a, "FORCE")) {
             return Err(errors::SYNTAX.into());
         }
     }
+    if (nosave && save) || (abort && ctx.args.len() > 2) {
+        return Err(errors::SYNTAX.into());
+    }
+    if abort {
+        // Shutdown here never waits for replicas, so none is ever pending.
+        return Err(errors::NO_SHUTDOWN_IN_PROGRESS.into());
+    }
+    // Like Redis, a successful SHUTDOWN sends no reply: the connection
+    // just closes.
     ctx.shared.request_shutdown();
     ctx.session.close_after_reply = true;
     Ok(())
@@ -434,14 +556,12 @@ fn cmd_command_getkeys(ctx: &mut Ctx) -> CmdResult {
     let inner = &ctx.args[2..];
     let (cmd, _) = match table::resolve(inner) {
         table::Resolved::Found { cmd, parent } => (cmd, parent),
-        table::Resolved::Unknown(_) => return Err("ERR Invalid command specified".into()),
-        table::Resolved::WrongArity(_) => {
-            return Err("ERR Invalid number of arguments specified for command".into())
-        }
+        table::Resolved::Unknown(_) => return Err(errors::GETKEYS_INVALID_COMMAND.into()),
+        table::Resolved::WrongArity(_) => return Err(errors::GETKEYS_INVALID_ARGS.into()),
     };
     let pos = cmd.key_positions(inner.len());
     if pos.is_empty() {
-        return Err("ERR The command has no key arguments".into());
+        return Err(errors::GETKEYS_NO_KEYS.into());
     }
     let mut r = ctx.reply();
     r.array(pos.len());
@@ -471,8 +591,8 @@ fn cmd_config_get(ctx: &mut Ctx) -> CmdResult {
 
 fn cmd_config_set(ctx: &mut Ctx) -> CmdResult {
     let args = &ctx.args[2..];
-    if args.len() % 2 != 0 {
-        return Err(errors::wrong_arity("config|set").into());
+    if !args.len().is_multiple_of(2) {
+        return Err(errors::SYNTAX.into());
     }
     // Validate every pair before applying any, so a failed CONFIG SET
     // changes nothing.
@@ -480,14 +600,9 @@ fn cmd_config_set(ctx: &mut Ctx) -> CmdResult {
     for pair in args.chunks(2) {
         let name = String::from_utf8_lossy(&pair[0]).into_owned();
         let Some(p) = crate::config::find_param(&name) else {
-            return Err(format!(
-                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-            )
-            .into());
+            return Err(errors::config_set_unknown(&name).into());
         };
-        let fail = |why: &str| -> CmdError {
-            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}").into()
-        };
+        let fail = |why: &str| -> CmdError { errors::config_set_failed(&name, why).into() };
         if !p.mutable {
             return Err(fail("can't set immutable config"));
         }
@@ -503,24 +618,31 @@ fn cmd_config_set(ctx: &mut Ctx) -> CmdResult {
         let value = String::from_utf8_lossy(&pair[1]).into_owned();
         match ctx.shared.config.set(&name, &value, false) {
             Ok(()) => {}
-            Err(ConfigError::Unknown) => {
-                return Err(format!(
-                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-                )
-                .into())
-            }
+            Err(ConfigError::Unknown) => return Err(errors::config_set_unknown(&name).into()),
             Err(ConfigError::Invalid(why)) => {
-                return Err(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
-                )
-                .into())
+                return Err(errors::config_set_failed(&name, &why).into())
             }
         }
     }
+    ctx.shared.tuning.refresh(&ctx.shared.config);
+    let max = ctx
+        .shared
+        .tuning
+        .slowlog_max_len
+        .load(std::sync::atomic::Ordering::Relaxed);
+    ctx.shared.slowlog.trim(max as usize);
     ctx.ok()
 }
 
 fn cmd_config_resetstat(ctx: &mut Ctx) -> CmdResult {
+    use std::sync::atomic::Ordering::Relaxed;
     ctx.shared.stats.reset();
+    let ks = &ctx.ks().stats;
+    ks.keyspace_hits.store(0, Relaxed);
+    ks.keyspace_misses.store(0, Relaxed);
+    ks.expired_keys.store(0, Relaxed);
+    let c = &ctx.shared.clients;
+    c.total_connections.store(0, Relaxed);
+    c.rejected_connections.store(0, Relaxed);
     ctx.ok()
 }

@@ -6,15 +6,38 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub struct CmdStat {
     pub calls: AtomicU64,
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// Latency distribution (LATENCY HISTOGRAM, INFO latencystats).
+    pub hist: crate::latency::Histogram,
+}
+
+/// Samples behind INFO's `instantaneous_*` fields: a rate per second
+/// measured every ~100 ms, averaged over the last 16 samples, as Redis does.
+#[derive(Default)]
+pub struct Instantaneous {
+    last: Option<(std::time::Instant, [u64; 3])>,
+    samples: [[f64; 16]; 3],
+    next: usize,
+}
+
+impl Instantaneous {
+    /// The averaged rates: commands/s, input bytes/s, output bytes/s.
+    pub fn rates(&self) -> [f64; 3] {
+        let mut out = [0.0; 3];
+        for (i, s) in self.samples.iter().enumerate() {
+            out[i] = s.iter().sum::<f64>() / s.len() as f64;
+        }
+        out
+    }
 }
 
 pub struct Stats {
+    pub instantaneous: Mutex<Instantaneous>,
     /// Keyed by full command name (`get`, `config|get`); built once, so
     /// lookups take no lock.
     cmds: OnceLock<HashMap<String, CmdStat>>,
@@ -28,6 +51,7 @@ pub struct Stats {
 impl Stats {
     pub fn new() -> Stats {
         Stats {
+            instantaneous: Mutex::new(Instantaneous::default()),
             cmds: OnceLock::new(),
             errors: Mutex::new(BTreeMap::new()),
             total_commands: AtomicU64::new(0),
@@ -79,12 +103,40 @@ impl Stats {
         rows
     }
 
+    /// Takes an instantaneous-metrics sample if 100 ms have passed since the
+    /// last one; called from the cron.
+    pub fn sample_instantaneous(&self) {
+        let now = std::time::Instant::now();
+        let cur = [
+            self.total_commands.load(Ordering::Relaxed),
+            self.total_net_input.load(Ordering::Relaxed),
+            self.total_net_output.load(Ordering::Relaxed),
+        ];
+        let mut inst = self.instantaneous.lock();
+        match inst.last {
+            Some((t, prev)) => {
+                let dt = now.duration_since(t).as_secs_f64();
+                if dt < 0.1 {
+                    return;
+                }
+                let slot = inst.next;
+                for i in 0..3 {
+                    inst.samples[i][slot] = cur[i].saturating_sub(prev[i]) as f64 / dt;
+                }
+                inst.next = (slot + 1) % 16;
+                inst.last = Some((now, cur));
+            }
+            None => inst.last = Some((now, cur)),
+        }
+    }
+
     pub fn reset(&self) {
         for s in self.cmds().values() {
             s.calls.store(0, Ordering::Relaxed);
             s.usec.store(0, Ordering::Relaxed);
             s.rejected.store(0, Ordering::Relaxed);
             s.failed.store(0, Ordering::Relaxed);
+            s.hist.reset();
         }
         self.errors.lock().clear();
         self.total_commands.store(0, Ordering::Relaxed);

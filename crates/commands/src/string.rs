@@ -49,7 +49,7 @@ pub static COMMANDS: &[Command] = &[
     command("decrby", 3, WRITE | DENYOOM | FAST, keys(1, 1, 1), G, "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", cmd_decrby),
     command("incrbyfloat", 3, WRITE | DENYOOM | FAST, keys(1, 1, 1), G, "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", cmd_incrbyfloat),
     command("getrange", 4, READONLY, keys(1, 1, 1), G, "2.4.0", "Returns a substring of the string stored at a key.", cmd_getrange),
-    command("substr", 4, READONLY, keys(1, 1, 1), G, "1.0.0", "Returns a substring from a string value.", cmd_getrange),
+    command("substr", 4, READONLY, keys(1, 1, 1), G, "1.0.0", "Returns a substring from a string value.", cmd_substr),
     command("setrange", 4, WRITE | DENYOOM, keys(1, 1, 1), G, "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", cmd_setrange),
     command("lcs", -3, READONLY, keys(1, 2, 1), G, "7.0.0", "Finds the longest common substring.", cmd_lcs),
     command("setbit", 4, WRITE | DENYOOM, keys(1, 1, 1), B, "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", cmd_setbit),
@@ -586,6 +586,12 @@ fn cmd_incrbyfloat(ctx: &mut Ctx) -> CmdResult {
 // ---------------------------------------------------------------------------
 // Ranges.
 // ---------------------------------------------------------------------------
+
+/// SUBSTR is the pre-2.0 name of GETRANGE, kept by Redis as a separate
+/// table entry with its own statistics.
+fn cmd_substr(ctx: &mut Ctx) -> CmdResult {
+    cmd_getrange(ctx)
+}
 
 fn cmd_getrange(ctx: &mut Ctx) -> CmdResult {
     let start = parse_i64(ctx.arg(2))?;

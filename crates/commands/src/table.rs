@@ -198,6 +198,11 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::server::COMMANDS,
             crate::string::COMMANDS,
             crate::generic::COMMANDS,
+            crate::client::COMMANDS,
+            crate::slowlog::COMMANDS,
+            crate::latency::COMMANDS,
+            crate::monitor::COMMANDS,
+            crate::debug::COMMANDS,
         ];
         groups.iter().flat_map(|g| g.iter()).collect()
     })
@@ -287,59 +292,6 @@ pub fn container_handler(_ctx: &mut Ctx<'_>) -> CmdResult {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_unique_lowercase_and_have_sane_metadata() {
-        let mut seen = std::collections::HashSet::new();
-        for c in all_commands() {
-            assert!(seen.insert(c.name), "duplicate table entry {}", c.name);
-            assert_eq!(c.name, c.name.to_ascii_lowercase());
-            assert_ne!(c.arity, 0, "{} has arity 0", c.name);
-            assert!(!c.summary.is_empty(), "{} has no summary", c.name);
-            if c.is_write() {
-                assert!(
-                    !c.has(flags::READONLY),
-                    "{} is both write and readonly",
-                    c.name
-                );
-            }
-            let mut subs = std::collections::HashSet::new();
-            for s in c.subcommands {
-                assert!(
-                    subs.insert(s.name),
-                    "duplicate subcommand {}|{}",
-                    c.name,
-                    s.name
-                );
-                assert!(
-                    s.arity.abs() >= 2,
-                    "{}|{} arity must count the subcommand",
-                    c.name,
-                    s.name
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn lookup_is_case_insensitive() {
-        assert!(lookup(b"GeT").is_some());
-        assert!(lookup(b"nosuchcommand").is_none());
-        assert!(lookup(&[b'a'; 100]).is_none());
-    }
-
-    #[test]
-    fn key_positions_follow_first_last_step() {
-        let mset = lookup(b"mset").unwrap();
-        assert_eq!(mset.key_positions(5), vec![1, 3]);
-        let del = lookup(b"del").unwrap();
-        assert_eq!(del.key_positions(4), vec![1, 2, 3]);
-    }
-}
-
 /// Builds a table entry for a plain command.
 #[allow(clippy::too_many_arguments)]
 pub const fn command(
@@ -384,5 +336,119 @@ pub const fn container(
         since,
         handler: container_handler,
         subcommands,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_lowercase_and_have_sane_metadata() {
+        let mut seen = std::collections::HashSet::new();
+        for c in all_commands() {
+            assert!(seen.insert(c.name), "duplicate table entry {}", c.name);
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert_ne!(c.arity, 0, "{} has arity 0", c.name);
+            assert!(!c.summary.is_empty(), "{} has no summary", c.name);
+            if c.is_write() {
+                assert!(
+                    !c.has(flags::READONLY),
+                    "{} is both write and readonly",
+                    c.name
+                );
+            }
+            let mut subs = std::collections::HashSet::new();
+            for s in c.subcommands {
+                assert!(
+                    subs.insert(s.name),
+                    "duplicate subcommand {}|{}",
+                    c.name,
+                    s.name
+                );
+                assert!(
+                    s.arity.abs() >= 2,
+                    "{}|{} arity must count the subcommand",
+                    c.name,
+                    s.name
+                );
+            }
+        }
+    }
+
+    /// Every `fn cmd_*` in the crate's sources is the handler of exactly one
+    /// table entry (`cmd_<name>` or `cmd_<container>_<sub>`, dashes as
+    /// underscores), every entry has such a function, and no two entries
+    /// share a handler.
+    #[test]
+    fn every_handler_has_a_table_entry_and_back() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut defined = std::collections::BTreeSet::new();
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let path = f.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (i, _) in text.match_indices("fn cmd_") {
+                let name: String = text[i + 3..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                // Mentions in comments and in this test are not definitions.
+                if name == "cmd_" || !text[i + 3 + name.len()..].starts_with('(') {
+                    continue;
+                }
+                assert!(
+                    defined.insert(name.clone()),
+                    "{name} defined twice (second in {})",
+                    path.display()
+                );
+            }
+        }
+        let mut expected = std::collections::BTreeSet::new();
+        let mut handlers: Vec<(String, usize)> = Vec::new();
+        for c in all_commands() {
+            let base = c.name.replace('-', "_");
+            if c.subcommands.is_empty() {
+                expected.insert(format!("cmd_{base}"));
+                handlers.push((c.name.to_string(), c.handler as usize));
+            } else {
+                assert_eq!(c.handler as usize, container_handler as Handler as usize);
+                for s in c.subcommands {
+                    expected.insert(format!("cmd_{base}_{}", s.name.replace('-', "_")));
+                    handlers.push((full_name(s, Some(c)), s.handler as usize));
+                }
+            }
+        }
+        let missing: Vec<_> = expected.difference(&defined).collect();
+        let orphans: Vec<_> = defined.difference(&expected).collect();
+        assert!(
+            missing.is_empty(),
+            "table entries without a cmd_ fn: {missing:?}"
+        );
+        assert!(
+            orphans.is_empty(),
+            "cmd_ fns without a table entry: {orphans:?}"
+        );
+        handlers.sort_by_key(|h| h.1);
+        for w in handlers.windows(2) {
+            assert_ne!(w[0].1, w[1].1, "{} and {} share a handler", w[0].0, w[1].0);
+        }
+    }
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        assert!(lookup(b"GeT").is_some());
+        assert!(lookup(b"nosuchcommand").is_none());
+        assert!(lookup(&[b'a'; 100]).is_none());
+    }
+
+    #[test]
+    fn key_positions_follow_first_last_step() {
+        let mset = lookup(b"mset").unwrap();
+        assert_eq!(mset.key_positions(5), vec![1, 3]);
+        let del = lookup(b"del").unwrap();
+        assert_eq!(del.key_positions(4), vec![1, 2, 3]);
     }
 }

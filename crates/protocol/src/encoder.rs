@@ -228,7 +228,7 @@ pub fn format_double(d: f64) -> String {
     let sci = format!("{:.*e}", (PREC - 1) as usize, d);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if exp < -4 || exp >= PREC {
+    if !(-4..PREC).contains(&exp) {
         let mantissa = strip_fraction_zeros(mantissa);
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{}e{}{:02}", mantissa, sign, exp.abs())

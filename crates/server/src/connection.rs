@@ -1,5 +1,12 @@
 //! One client connection: read, decode every complete command, execute each,
 //! and write all their replies with one syscall.
+//!
+//! Two pieces of server-wide state reach into this loop. CLIENT PAUSE: before
+//! each command the loop checks the pause flag (one atomic load) and, when
+//! the pause covers the command, sends the replies it already has and waits
+//! for the deadline or CLIENT UNPAUSE; the command is held, never refused.
+//! MONITOR: a monitor connection's loop also waits on its channel of monitor
+//! lines and writes them as they come; it is exempt from `timeout`.
 
 use bytes::BytesMut;
 use ferrocache_commands::clients::ClientHandle;
@@ -42,17 +49,42 @@ where
         .config
         .get_i64("client-query-buffer-limit")
         .unwrap_or(1 << 30) as usize;
-    let idle_timeout = shared.config.get_i64("timeout").unwrap_or(0);
 
     'conn: loop {
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
+        // Monitors are exempt from the idle timeout, as replicas are in Redis.
+        // Read every time round, so CONFIG SET timeout reaches open
+        // connections as it does in Redis.
+        let timeout = if session.monitor {
+            0
+        } else {
+            shared.tuning.timeout_secs.load(Ordering::Relaxed)
+        };
         let read = tokio::select! {
             r = stream.read_buf(&mut buf) => r,
+            line = monitor_line(&mut session.monitor_rx) => {
+                if let Some(line) = line {
+                    out.extend_from_slice(&line);
+                    // Drain what else is queued, so one write carries it all.
+                    if let Some(rx) = session.monitor_rx.as_mut() {
+                        while out.len() < FLUSH_THRESHOLD {
+                            match rx.try_recv() {
+                                Ok(l) => out.extend_from_slice(&l),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+                if !flush(&shared, &mut stream, &mut out).await {
+                    break 'conn;
+                }
+                continue 'conn;
+            }
             _ = handle.kill_notify.notified() => break 'conn,
             _ = shutdown.changed() => break 'conn,
-            _ = idle(idle_timeout) => break 'conn,
+            _ = idle(timeout) => break 'conn,
         };
         match read {
             Ok(0) | Err(_) => break 'conn,
@@ -74,6 +106,19 @@ where
             };
             match decoder.decode(&mut buf, &mut args, &limits) {
                 Ok(true) => {
+                    if shared.pause.is_active()
+                        && !wait_while_paused(
+                            &shared,
+                            &handle,
+                            &mut shutdown,
+                            &args,
+                            &mut stream,
+                            &mut out,
+                        )
+                        .await
+                    {
+                        break 'conn;
+                    }
                     dispatch::execute(&shared, &mut session, &args, &mut out);
                     args.clear();
                     if session.close_after_reply {
@@ -112,7 +157,50 @@ where
         }
     }
     let _ = stream.shutdown().await;
+    if session.monitor {
+        shared.monitors.remove(handle.id);
+    }
     shared.clients.unregister(handle.id);
+}
+
+/// The next line for a MONITOR connection; never ready for other ones.
+async fn monitor_line(
+    rx: &mut Option<tokio::sync::mpsc::Receiver<bytes::Bytes>>,
+) -> Option<bytes::Bytes> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Holds a command back while CLIENT PAUSE applies to it. Replies already
+/// produced are sent first. False when the connection must close instead
+/// (killed, server shutting down, or the client went away).
+async fn wait_while_paused<S: AsyncWrite + Unpin>(
+    shared: &Shared,
+    handle: &ClientHandle,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    args: &[bytes::Bytes],
+    stream: &mut S,
+    out: &mut BytesMut,
+) -> bool {
+    loop {
+        // Created before the check, so an UNPAUSE between the check and the
+        // wait still wakes us.
+        let resumed = shared.pause.resumed.notified();
+        let Some(until) = dispatch::paused_until(shared, args) else {
+            return true;
+        };
+        if !out.is_empty() && !flush(shared, stream, out).await {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(until.into()) => {}
+            _ = resumed => {}
+            _ = handle.kill_notify.notified() => return false,
+            _ = shutdown.changed() => return false,
+        }
+    }
 }
 
 async fn flush<S: AsyncWrite + Unpin>(shared: &Shared, stream: &mut S, out: &mut BytesMut) -> bool {

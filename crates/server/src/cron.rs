@@ -19,7 +19,16 @@ pub async fn run(shared: Arc<Shared>) {
         let hz = shared.config.get_i64("hz").unwrap_or(10).clamp(1, 500) as u64;
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
-        active_expire(&shared, period / 4);
+        shared.stats.sample_instantaneous();
+        // No keys expire in the background while writes are paused
+        // (CLIENT PAUSE), so a paused server's data set stays still.
+        if shared
+            .active_expire
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && shared.pause.holds(true).is_none()
+        {
+            active_expire(&shared, period / 4);
+        }
         tokio::task::yield_now().await;
     }
 }

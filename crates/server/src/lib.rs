@@ -246,12 +246,17 @@ async fn accept_tcp(shared: Arc<Shared>, listener: TcpListener, live: Arc<Live>)
             }
         };
         let id = shared.clients.next_id();
-        let handle = Arc::new(ClientHandle::new(
-            id,
-            peer.to_string(),
-            laddr.clone(),
-            false,
-        ));
+        // The connection's own local address (the listener may be bound to
+        // a wildcard), as CLIENT LIST's laddr shows it.
+        let local = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| laddr.clone());
+        let handle = Arc::new(ClientHandle::new(id, peer.to_string(), local, false));
+        {
+            use std::os::fd::AsRawFd;
+            handle.fd.store(stream.as_raw_fd(), Ordering::Relaxed);
+        }
         shared.clients.register(handle.clone());
         let shared = shared.clone();
         tokio::spawn(async move {
@@ -282,6 +287,10 @@ async fn accept_unix(shared: Arc<Shared>, listener: UnixListener, live: Arc<Live
             path.clone(),
             true,
         ));
+        {
+            use std::os::fd::AsRawFd;
+            handle.fd.store(stream.as_raw_fd(), Ordering::Relaxed);
+        }
         shared.clients.register(handle.clone());
         let shared = shared.clone();
         tokio::spawn(async move {
