@@ -855,3 +855,19 @@ fn resp3_replies_match_redis() {
         ",
     );
 }
+
+/// A policy given at start-up (not through CONFIG SET) decides what the
+/// access field tracks from the first write on.
+#[test]
+fn lfu_policy_from_startup_config_applies_to_first_writes() {
+    let mut p = Pair::with(&[("maxmemory-policy", "allkeys-lfu"), ("lfu-log-factor", "0")]);
+    p.check_script(
+        "
+        SET a 1
+        OBJECT FREQ a
+        GET a
+        GET a
+        OBJECT FREQ a
+        ",
+    );
+}

@@ -62,9 +62,12 @@ impl ClientHandle {
         }
     }
 
-    pub fn touch(&self, cmd: &'static Command, parent: Option<&'static Command>) {
+    /// Records the command a client runs, at `now` (the dispatcher's clock
+    /// reading, so no extra one is taken here).
+    pub fn touch(&self, cmd: &'static Command, parent: Option<&'static Command>, now: Instant) {
+        let since = now.saturating_duration_since(self.created);
         self.last_active_ms
-            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+            .store(since.as_millis() as u64, Ordering::Relaxed);
         self.last_cmd
             .store(cmd as *const Command as *mut Command, Ordering::Relaxed);
         let parent = parent.map_or(std::ptr::null_mut(), |p| {

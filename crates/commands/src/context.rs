@@ -157,9 +157,7 @@ impl Shared {
     pub fn new(config: Config) -> Arc<Shared> {
         let databases = config.get_usize("databases").unwrap_or(16);
         let (shutdown, _) = tokio::sync::watch::channel(false);
-        let tuning = Tuning::default();
-        tuning.refresh(&config);
-        Arc::new(Shared {
+        let shared = Arc::new(Shared {
             ks: Keyspace::new(databases),
             config,
             clients: Clients::default(),
@@ -172,7 +170,7 @@ impl Shared {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             config_file: parking_lot::Mutex::new(None),
-            tuning,
+            tuning: Tuning::default(),
             slowlog: Default::default(),
             latency: Default::default(),
             monitors: Default::default(),
@@ -182,7 +180,17 @@ impl Shared {
             replid: parking_lot::Mutex::new(random_hex40()),
             replid2: parking_lot::Mutex::new("0".repeat(40)),
             peak_memory: AtomicU64::new(0),
-        })
+        });
+        shared.apply_config();
+        shared
+    }
+
+    /// Copies configuration that other parts keep in faster form (the
+    /// dispatcher's atomics, the keyspace's LRU/LFU policy). Called at start
+    /// and after every CONFIG SET.
+    pub fn apply_config(&self) {
+        self.tuning.refresh(&self.config);
+        crate::generic::sync_access_policy(self);
     }
 
     pub fn request_shutdown(&self) {

@@ -71,8 +71,8 @@ fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut BytesMu
         }
         return reject(shared, session, out, errors::NOAUTH);
     }
-    session.handle.touch(cmd, parent);
     let started = Instant::now();
+    session.handle.touch(cmd, parent, started);
     let mut ctx = Ctx {
         shared,
         session,

@@ -624,7 +624,7 @@ fn cmd_config_set(ctx: &mut Ctx) -> CmdResult {
             }
         }
     }
-    ctx.shared.tuning.refresh(&ctx.shared.config);
+    ctx.shared.apply_config();
     let max = ctx
         .shared
         .tuning

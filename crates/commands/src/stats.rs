@@ -40,7 +40,7 @@ pub struct Stats {
     pub instantaneous: Mutex<Instantaneous>,
     /// Keyed by full command name (`get`, `config|get`); built once, so
     /// lookups take no lock.
-    cmds: OnceLock<HashMap<String, CmdStat>>,
+    cmds: OnceLock<HashMap<String, CmdStat, foldhash::fast::FixedState>>,
     pub errors: Mutex<BTreeMap<String, u64>>,
     pub total_commands: AtomicU64,
     pub total_net_input: AtomicU64,
@@ -61,9 +61,9 @@ impl Stats {
         }
     }
 
-    fn cmds(&self) -> &HashMap<String, CmdStat> {
+    fn cmds(&self) -> &HashMap<String, CmdStat, foldhash::fast::FixedState> {
         self.cmds.get_or_init(|| {
-            let mut m = HashMap::new();
+            let mut m = HashMap::with_hasher(foldhash::fast::FixedState::default());
             for c in crate::table::all_commands() {
                 m.insert(c.name.to_string(), CmdStat::default());
                 for s in c.subcommands {

@@ -208,8 +208,12 @@ pub fn all_commands() -> &'static [&'static Command] {
     })
 }
 
-fn index() -> &'static HashMap<&'static str, &'static Command> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static Command>> = OnceLock::new();
+/// Name to command. Looked up once per request, so it uses a fast fixed-seed
+/// hasher: the keys are our own command names, not attacker-chosen.
+type Index = HashMap<&'static str, &'static Command, foldhash::fast::FixedState>;
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| all_commands().iter().map(|c| (c.name, *c)).collect())
 }
 
