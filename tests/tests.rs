@@ -5,6 +5,7 @@
 mod support;
 
 mod basics;
+mod binary;
 mod keys;
 mod random;
 mod readme;
