@@ -20,6 +20,7 @@
 //! and eviction will sample it.
 
 use crate::glob::glob_match;
+use crate::key::KeyBytes;
 use crate::value::{Value, ValueType};
 use bytes::Bytes;
 use hashbrown::HashTable;
@@ -44,9 +45,8 @@ fn shard_bits(hash: u64) -> usize {
 /// per shard) are reached through methods.
 #[derive(Debug)]
 pub struct Entry {
-    /// The key's own copy of its bytes (a boxed slice: 16 bytes, against 32
-    /// for `Bytes`).
-    key: Box<[u8]>,
+    /// The key's own copy of its bytes, inline when short.
+    key: KeyBytes,
     pub value: Value,
     /// Absolute expiry in Unix milliseconds; [`NO_EXPIRY`] for persistent
     /// keys (a sentinel rather than an `Option`, which would cost 8 bytes).
@@ -65,8 +65,9 @@ pub struct Entry {
 }
 
 impl Entry {
+    #[inline]
     pub fn key(&self) -> &[u8] {
-        &self.key
+        self.key.as_bytes()
     }
 
     pub fn expire_at(&self) -> Option<u64> {
@@ -485,11 +486,11 @@ impl Keyspace {
                     }
                 }
                 if let Some(p) = pattern {
-                    if !glob_match(p, &e.key, false) {
+                    if !glob_match(p, e.key(), false) {
                         continue;
                     }
                 }
-                out.push(Bytes::copy_from_slice(&e.key));
+                out.push(Bytes::copy_from_slice(e.key()));
             }
             drop(guard);
             shard += 1;
@@ -517,9 +518,9 @@ impl Keyspace {
                 s.table
                     .iter()
                     .filter(|e| {
-                        !e.is_expired(now_ms) && (all || glob_match(pattern, &e.key, false))
+                        !e.is_expired(now_ms) && (all || glob_match(pattern, e.key(), false))
                     })
-                    .map(|e| Bytes::copy_from_slice(&e.key)),
+                    .map(|e| Bytes::copy_from_slice(e.key())),
             );
         }
         out
@@ -538,7 +539,7 @@ impl Keyspace {
             // Expired keys met on the way are reclaimed, as Redis does.
             for _ in 0..100 {
                 let Some(key) =
-                    random_entry(locked.shard(idx)).map(|e| Bytes::copy_from_slice(&e.key))
+                    random_entry(locked.shard(idx)).map(|e| Bytes::copy_from_slice(e.key()))
                 else {
                     break;
                 };
@@ -665,26 +666,28 @@ impl<'a> Locked<'a> {
         }
     }
 
-    /// Removes `key` if it has expired, reporting the expiry. On a replica the
-    /// key stays (the master will send DEL) but reads treat it as missing.
-    fn expire_if_needed(&mut self, db: usize, key: &[u8], hash: u64, idx: usize) -> bool {
+    /// Finds the live entry for `key` with one probe of its shard. An entry
+    /// past its deadline is removed and reported as expired, except on a
+    /// replica, where it stays (the master will send DEL) but reads treat it
+    /// as missing.
+    fn find_live(&mut self, db: usize, key: &[u8]) -> Option<&mut Box<Entry>> {
+        let hash = self.ks.hash(key);
+        let idx = db * SHARDS_PER_DB + shard_bits(hash);
         let now = self.now;
-        let replica = self.ks.replica_expiry.load(Ordering::Relaxed);
-        let shard = self.shard(idx);
-        let Ok(occ) = shard.table.find_entry(hash, |e| e.key.as_ref() == key) else {
-            return false;
-        };
+        let ks = self.ks;
+        let Shard {
+            table, volatile, ..
+        } = self.shard(idx);
+        let occ = table.find_entry(hash, |e| e.key() == key).ok()?;
         if !occ.get().is_expired(now) {
-            return false;
+            return Some(occ.into_mut());
         }
-        if replica {
-            return true;
+        if !ks.replica_expiry.load(Ordering::Relaxed) {
+            let (entry, _) = occ.remove();
+            *volatile -= 1;
+            ks.report_expired(db, &mut vec![Bytes::from(entry.key.into_vec())]);
         }
-        let (entry, _) = occ.remove();
-        shard.volatile -= 1;
-        let mut keys = vec![Bytes::from(entry.key.into_vec())];
-        self.ks.report_expired(db, &mut keys);
-        true
+        None
     }
 
     /// The live entry for `key`, deleting it first if it has expired.
@@ -710,15 +713,7 @@ impl<'a> Locked<'a> {
     }
 
     fn peek_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        let hash = self.ks.hash(key);
-        let idx = db * SHARDS_PER_DB + shard_bits(hash);
-        if self.expire_if_needed(db, key, hash, idx) {
-            return None;
-        }
-        self.shard(idx)
-            .table
-            .find_mut(hash, |e| e.key.as_ref() == key)
-            .map(|e| &mut **e)
+        self.find_live(db, key).map(|e| &mut **e)
     }
 
     /// True if `key` exists (and has not expired). Does not count as an
@@ -737,7 +732,7 @@ impl<'a> Locked<'a> {
         expire_at: Option<u64>,
     ) -> Option<Entry> {
         let entry = Entry {
-            key: key.into(),
+            key: KeyBytes::new(key),
             value,
             expire_at: expiry_field(expire_at),
             access: self.ks.fresh_access(self.now),
@@ -751,7 +746,7 @@ impl<'a> Locked<'a> {
     /// it replaces.
     pub fn insert_moved(&mut self, db: usize, key: &[u8], old: Entry) -> Option<Entry> {
         let entry = Entry {
-            key: key.into(),
+            key: KeyBytes::new(key),
             ..old
         };
         self.insert_entry(db, entry, false)
@@ -767,7 +762,7 @@ impl<'a> Locked<'a> {
         expire_at: Option<u64>,
     ) -> Option<Entry> {
         let entry = Entry {
-            key: key.into(),
+            key: KeyBytes::new(key),
             value,
             expire_at: expiry_field(expire_at),
             access: self.ks.fresh_access(self.now),
@@ -779,7 +774,7 @@ impl<'a> Locked<'a> {
     /// `inherit_lfu`: an overwrite keeps the replaced entry's LFU counter,
     /// counting the write as one access, as Redis's overwrite does.
     fn insert_entry(&mut self, db: usize, mut entry: Entry, inherit_lfu: bool) -> Option<Entry> {
-        let hash = self.ks.hash(&entry.key);
+        let hash = self.ks.hash(entry.key());
         let idx = db * SHARDS_PER_DB + shard_bits(hash);
         let ks = self.ks;
         let now = self.now;
@@ -788,10 +783,7 @@ impl<'a> Locked<'a> {
         if entry.has_expiry() {
             shard.volatile += 1;
         }
-        match shard
-            .table
-            .find_entry(hash, |e| e.key.as_ref() == entry.key.as_ref())
-        {
+        match shard.table.find_entry(hash, |e| e.key() == entry.key()) {
             Ok(mut occ) => {
                 if inherit_lfu && ks.lfu() {
                     entry.access = ks.touched_access(occ.get().access, now);
@@ -805,7 +797,7 @@ impl<'a> Locked<'a> {
             Err(_) => {
                 shard
                     .table
-                    .insert_unique(hash, Box::new(entry), |e| hasher.hash_one(e.key.as_ref()));
+                    .insert_unique(hash, Box::new(entry), |e| hasher.hash_one(e.key()));
                 None
             }
         }
@@ -828,18 +820,24 @@ impl<'a> Locked<'a> {
     /// Removes `key` (expired or not) and returns its entry if it was live.
     pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
         let hash = self.ks.hash(key);
-        let idx = db * SHARDS_PER_DB + shard_bits(hash);
-        if self.expire_if_needed(db, key, hash, idx) {
+        let idx = self.ks_index(db, hash);
+        let now = self.now;
+        let ks = self.ks;
+        let Shard {
+            table, volatile, ..
+        } = self.shard(idx);
+        let occ = table.find_entry(hash, |e| e.key() == key).ok()?;
+        let expired = occ.get().is_expired(now);
+        if expired && ks.replica_expiry.load(Ordering::Relaxed) {
             return None;
         }
-        let shard = self.shard(idx);
-        let occ = shard
-            .table
-            .find_entry(hash, |e| e.key.as_ref() == key)
-            .ok()?;
         let (entry, _) = occ.remove();
         if entry.has_expiry() {
-            shard.volatile -= 1;
+            *volatile -= 1;
+        }
+        if expired {
+            ks.report_expired(db, &mut vec![Bytes::from(entry.key.into_vec())]);
+            return None;
         }
         Some(*entry)
     }
@@ -847,23 +845,23 @@ impl<'a> Locked<'a> {
     /// Sets or clears the expiry of an existing key. Returns false if the key
     /// does not exist. Not an access: callers look the key up first.
     pub fn set_expire(&mut self, db: usize, key: &[u8], expire_at: Option<u64>) -> bool {
-        let hash = self.ks.hash(key);
-        let idx = db * SHARDS_PER_DB + shard_bits(hash);
-        if self.expire_if_needed(db, key, hash, idx) {
-            return false;
-        }
-        let shard = self.shard(idx);
-        let Some(e) = shard.table.find_mut(hash, |e| e.key.as_ref() == key) else {
+        let Some(e) = self.find_live(db, key) else {
             return false;
         };
         let before = e.has_expiry();
         e.expire_at = expiry_field(expire_at);
+        let hash = self.ks.hash(key);
+        let shard = self.shard(self.ks_index(db, hash));
         match (before, expire_at.is_some()) {
             (false, true) => shard.volatile += 1,
             (true, false) => shard.volatile -= 1,
             _ => {}
         }
         true
+    }
+
+    fn ks_index(&self, db: usize, hash: u64) -> usize {
+        db * SHARDS_PER_DB + shard_bits(hash)
     }
 
     /// Counts a write for `rdb_changes_since_last_save` and the save rules.

@@ -18,6 +18,7 @@
 
 pub mod alloc;
 pub mod glob;
+mod key;
 mod keyspace;
 pub mod value;
 
