@@ -44,6 +44,10 @@ pub struct Opts {
     pub redis_benchmark: String,
     /// The command line that started the run, quoted in the report.
     pub command: String,
+    /// Run only the rows with these labels (all rows when empty).
+    pub only: Vec<String>,
+    /// Skip the memory and snapshot section.
+    pub skip_memory: bool,
 }
 
 impl Opts {
@@ -59,6 +63,8 @@ impl Opts {
             redis_server: "redis-server".into(),
             redis_benchmark: "redis-benchmark".into(),
             command: String::new(),
+            only: Vec::new(),
+            skip_memory: false,
         }
     }
 
@@ -331,7 +337,11 @@ pub fn run(opts: &Opts) -> io::Result<Report> {
     let machine = machine::Machine::detect();
 
     let rows = run_rows(opts, &progress)?;
-    let memory = Some(run_memory(opts, &progress)?);
+    let memory = if opts.skip_memory {
+        None
+    } else {
+        Some(run_memory(opts, &progress)?)
+    };
     progress.done();
 
     let mut report = Report {
@@ -356,7 +366,10 @@ fn run_rows(opts: &Opts, progress: &Progress) -> io::Result<Vec<RowResult>> {
     progress.show("starting redis-server and ferrocache");
     let redis: Box<dyn Running> = Box::new(servers::start_redis(&opts.redis_server, &rdir.0)?);
     let ferro = opts.ferrocache.start(&fdir.0)?;
-    let specs = rows(opts.requests);
+    let specs: Vec<RowSpec> = rows(opts.requests)
+        .into_iter()
+        .filter(|r| opts.only.is_empty() || opts.only.contains(&r.label))
+        .collect();
     let limit = Duration::from_secs(30 + opts.requests / 5_000);
     let mut results = Vec::new();
     let mut mode = None;

@@ -33,6 +33,15 @@ struct Cli {
     /// The ferrocache binary (default target/release/ferrocache, built if missing).
     #[arg(long, value_name = "PATH")]
     ferrocache: Option<PathBuf>,
+    /// Worker threads of the ferrocache binary (default: its own, one per core).
+    #[arg(long, value_name = "N")]
+    ferrocache_threads: Option<usize>,
+    /// Run only the row with this exact label (repeatable), e.g. --only 'SET -P 16'.
+    #[arg(long, value_name = "LABEL")]
+    only: Vec<String>,
+    /// Skip the memory and snapshot section.
+    #[arg(long)]
+    skip_memory: bool,
     /// The reference server.
     #[arg(long, value_name = "PATH", default_value = "redis-server")]
     redis_server: String,
@@ -77,6 +86,16 @@ fn release_binary() -> Result<PathBuf, String> {
     Ok(bin)
 }
 
+/// Quotes an argument for the command line shown in the report.
+fn shell_quote(a: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,".contains(c);
+    if !a.is_empty() && a.chars().all(plain) {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let bin = match cli.ferrocache.clone() {
@@ -93,7 +112,7 @@ fn main() -> ExitCode {
         .out
         .clone()
         .unwrap_or_else(|| target_dir().join("bench-report"));
-    let launcher = Launcher::Binary(bin);
+    let launcher = Launcher::Binary(bin, cli.ferrocache_threads);
     let mut opts = if cli.smoke {
         Opts::smoke(launcher, out)
     } else {
@@ -108,12 +127,16 @@ fn main() -> ExitCode {
     if let Some(k) = cli.keys {
         opts.memory_keys = k.max(1);
     }
+    opts.only = cli.only;
+    opts.skip_memory = cli.skip_memory;
     opts.redis_server = cli.redis_server;
     opts.redis_benchmark = cli.redis_benchmark;
     let args: Vec<String> = std::env::args().skip(1).collect();
     opts.command = format!(
         "cargo run --release -p ferrocache-bench --{}",
-        args.iter().map(|a| format!(" {a}")).collect::<String>()
+        args.iter()
+            .map(|a| format!(" {}", shell_quote(a)))
+            .collect::<String>()
     );
     match run(&opts) {
         Ok(report) => {

@@ -207,7 +207,7 @@ fn memory_lines(m: &MemoryResult) -> Vec<MemLine> {
         Err(e) => format!("failed: {e}"),
     };
     v.push(MemLine {
-        metric: "load (pipelined SET, 1 client)".into(),
+        metric: "load time (pipelined SET, 1 client)".into(),
         redis: load_rate(&r.load_time),
         ferrocache: load_rate(&f.load_time),
         ratio: dratio(&r.load_time, &f.load_time),

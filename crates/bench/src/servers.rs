@@ -30,15 +30,20 @@ pub type StartFn = dyn Fn(&Path) -> io::Result<Box<dyn Running>> + Send + Sync;
 /// caller-supplied function (the smoke test embeds the server in-process).
 #[derive(Clone)]
 pub enum Launcher {
-    Binary(PathBuf),
+    /// The ferrocache binary, with `--threads N` when a count is given
+    /// (otherwise its default: one worker per core).
+    Binary(PathBuf, Option<usize>),
     Custom(Arc<StartFn>),
 }
 
 impl Launcher {
     pub fn start(&self, dir: &Path) -> io::Result<Box<dyn Running>> {
         match self {
-            Launcher::Binary(path) => {
-                let s = Process::spawn(path.as_os_str(), dir, "ferrocache.log")?;
+            Launcher::Binary(path, threads) => {
+                let pre: Vec<String> = threads
+                    .map(|n| vec!["--threads".to_string(), n.to_string()])
+                    .unwrap_or_default();
+                let s = Process::spawn(path.as_os_str(), &pre, dir, "ferrocache.log")?;
                 Ok(Box::new(s))
             }
             Launcher::Custom(f) => f(dir),
@@ -47,7 +52,10 @@ impl Launcher {
 
     pub fn describe(&self) -> String {
         match self {
-            Launcher::Binary(p) => p.display().to_string(),
+            Launcher::Binary(p, None) => {
+                format!("{} (worker threads: default, one per core)", p.display())
+            }
+            Launcher::Binary(p, Some(n)) => format!("{} --threads {n}", p.display()),
             Launcher::Custom(_) => "embedded in the runner process".into(),
         }
     }
@@ -65,10 +73,18 @@ pub fn free_port() -> io::Result<u16> {
 }
 
 impl Process {
-    pub fn spawn(program: &std::ffi::OsStr, dir: &Path, logfile: &str) -> io::Result<Process> {
+    /// Starts `program pre_args... --port P --bind 127.0.0.1 ...` and waits
+    /// until it answers PING.
+    pub fn spawn(
+        program: &std::ffi::OsStr,
+        pre_args: &[String],
+        dir: &Path,
+        logfile: &str,
+    ) -> io::Result<Process> {
         let port = free_port()?;
         let log = dir.join(logfile);
         let child = Command::new(program)
+            .args(pre_args)
             .arg("--port")
             .arg(port.to_string())
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -171,5 +187,5 @@ pub fn require(program: &str) -> io::Result<String> {
 
 /// Starts a real redis-server with the shared settings.
 pub fn start_redis(program: &str, dir: &Path) -> io::Result<Process> {
-    Process::spawn(std::ffi::OsStr::new(program), dir, "redis.log")
+    Process::spawn(std::ffi::OsStr::new(program), &[], dir, "redis.log")
 }
