@@ -396,6 +396,18 @@ fn num(o: &Outcome, f: impl Fn(&crate::Sample) -> f64) -> String {
         .unwrap_or_default()
 }
 
+/// Every repetition's rps, `;`-separated, in the order they ran.
+fn reps(o: &Outcome) -> String {
+    match o {
+        Outcome::Measured(_, all) => all
+            .iter()
+            .map(|x| format!("{:.0}", x.rps))
+            .collect::<Vec<_>>()
+            .join(";"),
+        _ => String::new(),
+    }
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -405,7 +417,7 @@ fn csv_field(s: &str) -> String {
 }
 
 pub fn rows_csv(rows: &[RowResult]) -> String {
-    let mut s = String::from("workload,persistence,redis_rps,redis_p50_ms,redis_p99_ms,ferrocache_rps,ferrocache_p50_ms,ferrocache_p99_ms,ratio,target,result,redis_status,ferrocache_status\n");
+    let mut s = String::from("workload,persistence,redis_rps,redis_p50_ms,redis_p99_ms,ferrocache_rps,ferrocache_p50_ms,ferrocache_p99_ms,ratio,target,result,redis_status,ferrocache_status,redis_rps_reps,ferrocache_rps_reps\n");
     for row in rows {
         let fields = [
             row.spec.label.clone(),
@@ -421,6 +433,8 @@ pub fn rows_csv(rows: &[RowResult]) -> String {
             verdict_text(row, rows).to_string(),
             status(&row.redis).to_string(),
             status(&row.ferrocache).to_string(),
+            reps(&row.redis),
+            reps(&row.ferrocache),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         let _ = writeln!(s, "{}", line.join(","));
