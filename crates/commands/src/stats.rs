@@ -1,6 +1,7 @@
 //! Server statistics: per-command counters (INFO commandstats), error
 //! counters (INFO errorstats) and the totals INFO stats reports.
 
+use ferrocache_store::counter::Counter;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,10 +9,10 @@ use std::sync::OnceLock;
 
 #[derive(Default)]
 pub struct CmdStat {
-    pub calls: AtomicU64,
-    pub usec: AtomicU64,
-    pub rejected: AtomicU64,
-    pub failed: AtomicU64,
+    pub calls: Counter,
+    pub usec: Counter,
+    pub rejected: Counter,
+    pub failed: Counter,
     /// Latency distribution (LATENCY HISTOGRAM, INFO latencystats).
     pub hist: crate::latency::Histogram,
 }
@@ -42,7 +43,7 @@ pub struct Stats {
     /// lookups take no lock.
     cmds: OnceLock<HashMap<String, CmdStat, foldhash::fast::FixedState>>,
     pub errors: Mutex<BTreeMap<String, u64>>,
-    pub total_commands: AtomicU64,
+    pub total_commands: Counter,
     pub total_net_input: AtomicU64,
     pub total_net_output: AtomicU64,
     pub total_error_replies: AtomicU64,
@@ -54,7 +55,7 @@ impl Stats {
             instantaneous: Mutex::new(Instantaneous::default()),
             cmds: OnceLock::new(),
             errors: Mutex::new(BTreeMap::new()),
-            total_commands: AtomicU64::new(0),
+            total_commands: Counter::new(),
             total_net_input: AtomicU64::new(0),
             total_net_output: AtomicU64::new(0),
             total_error_replies: AtomicU64::new(0),

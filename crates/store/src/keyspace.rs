@@ -19,6 +19,7 @@
 //! EXISTS, OBJECT) leave it alone. OBJECT IDLETIME and OBJECT FREQ read it,
 //! and eviction will sample it.
 
+use crate::counter::Counter;
 use crate::glob::glob_match;
 use crate::key::KeyBytes;
 use crate::value::{Value, ValueType};
@@ -26,7 +27,7 @@ use bytes::Bytes;
 use hashbrown::HashTable;
 use parking_lot::{Mutex, MutexGuard};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 pub const SHARD_BITS: u32 = 9;
@@ -231,11 +232,11 @@ impl Shard {
 /// Counters the keyspace keeps for INFO.
 #[derive(Default, Debug)]
 pub struct KeyspaceStats {
-    pub expired_keys: AtomicU64,
-    pub keyspace_hits: AtomicU64,
-    pub keyspace_misses: AtomicU64,
+    pub expired_keys: Counter,
+    pub keyspace_hits: Counter,
+    pub keyspace_misses: Counter,
     /// Writes since the last successful save (Redis's `server.dirty`).
-    pub dirty: AtomicU64,
+    pub dirty: Counter,
 }
 
 /// All databases.

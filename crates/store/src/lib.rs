@@ -17,6 +17,7 @@
 //! are copied in).
 
 pub mod alloc;
+pub mod counter;
 pub mod glob;
 mod key;
 mod keyspace;
