@@ -252,18 +252,25 @@ async fn accept_tcp(shared: Arc<Shared>, listener: TcpListener, live: Arc<Live>)
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_else(|_| laddr.clone());
-        let handle = Arc::new(ClientHandle::new(id, peer.to_string(), local, false));
-        {
-            use std::os::fd::AsRawFd;
-            handle.fd.store(stream.as_raw_fd(), Ordering::Relaxed);
-        }
-        shared.clients.register(handle.clone());
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            connection::serve(shared, stream, handle).await;
-            drop(guard);
-        });
+        let handle = ClientHandle::new(id, peer.to_string(), local, false);
+        spawn_client(&shared, stream, handle, guard);
     }
+}
+
+/// Registers an admitted client and serves it on its own task; the guard
+/// is released when the connection ends.
+fn spawn_client<S>(shared: &Arc<Shared>, stream: S, handle: ClientHandle, guard: LiveGuard)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::os::fd::AsRawFd + 'static,
+{
+    handle.fd.store(stream.as_raw_fd(), Ordering::Relaxed);
+    let handle = Arc::new(handle);
+    shared.clients.register(handle.clone());
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        connection::serve(shared, stream, handle).await;
+        drop(guard);
+    });
 }
 
 async fn accept_unix(shared: Arc<Shared>, listener: UnixListener, live: Arc<Live>) {
@@ -281,22 +288,8 @@ async fn accept_unix(shared: Arc<Shared>, listener: UnixListener, live: Arc<Live
             }
         };
         let id = shared.clients.next_id();
-        let handle = Arc::new(ClientHandle::new(
-            id,
-            format!("{path}:0"),
-            path.clone(),
-            true,
-        ));
-        {
-            use std::os::fd::AsRawFd;
-            handle.fd.store(stream.as_raw_fd(), Ordering::Relaxed);
-        }
-        shared.clients.register(handle.clone());
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            connection::serve(shared, stream, handle).await;
-            drop(guard);
-        });
+        let handle = ClientHandle::new(id, format!("{path}:0"), path.clone(), true);
+        spawn_client(&shared, stream, handle, guard);
     }
 }
 
