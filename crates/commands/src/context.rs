@@ -182,6 +182,7 @@ impl Shared {
             peak_memory: AtomicU64::new(0),
         });
         shared.apply_config();
+        resync_clock();
         shared
     }
 
@@ -297,6 +298,31 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// The monotonic clock's origin for [`unix_ms_at`].
+static CLOCK_BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+/// Wall-clock milliseconds at `CLOCK_BASE`, re-read by [`resync_clock`].
+static CLOCK_OFFSET_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Re-reads the wall clock. The server cron calls it every tick, so a
+/// changed system clock is picked up within one tick.
+pub fn resync_clock() {
+    let base = *CLOCK_BASE.get_or_init(Instant::now);
+    let mono = base.elapsed().as_millis() as u64;
+    CLOCK_OFFSET_MS.store(unix_ms().saturating_sub(mono), Ordering::Relaxed);
+}
+
+/// Unix milliseconds at `at`, derived from a monotonic reading the caller
+/// already has: the dispatcher times each command with `Instant` anyway, so
+/// this saves a second clock read per command.
+pub fn unix_ms_at(at: Instant) -> u64 {
+    let Some(base) = CLOCK_BASE.get() else {
+        resync_clock();
+        return unix_ms();
+    };
+    let mono = at.saturating_duration_since(*base).as_millis() as u64;
+    CLOCK_OFFSET_MS.load(Ordering::Relaxed) + mono
+}
+
 /// Unix time in milliseconds.
 pub fn unix_ms() -> u64 {
     SystemTime::now()
@@ -311,4 +337,18 @@ pub fn unix_us() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn derived_wall_clock_tracks_the_real_one() {
+        resync_clock();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let derived = unix_ms_at(Instant::now());
+        let real = unix_ms();
+        assert!(derived.abs_diff(real) <= 5, "derived {derived} real {real}");
+    }
 }

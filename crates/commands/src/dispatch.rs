@@ -2,7 +2,7 @@
 //! that hold for every command (arity, authentication), call the handler, and
 //! keep the statistics. Errors raised here are raised once, for all commands.
 
-use crate::context::{unix_ms, CmdError, Ctx, ReplyMode, Session, Shared};
+use crate::context::{CmdError, Ctx, ReplyMode, Session, Shared};
 use crate::errors;
 use crate::table::{flags, full_name, resolve, Resolved};
 use bytes::{Bytes, BytesMut};
@@ -78,7 +78,7 @@ fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut BytesMu
         session,
         args,
         out,
-        now_ms: unix_ms(),
+        now_ms: crate::context::unix_ms_at(started),
     };
     let result = (cmd.handler)(&mut ctx);
     let usec = started.elapsed().as_micros() as u64;

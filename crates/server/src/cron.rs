@@ -19,6 +19,7 @@ pub async fn run(shared: Arc<Shared>) {
         let hz = shared.config.get_i64("hz").unwrap_or(10).clamp(1, 500) as u64;
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
+        ferrocache_commands::context::resync_clock();
         shared.stats.sample_instantaneous();
         // No keys expire in the background while writes are paused
         // (CLIENT PAUSE), so a paused server's data set stays still.
