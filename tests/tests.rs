@@ -7,6 +7,7 @@ mod support;
 mod basics;
 mod binary;
 mod keys;
+mod lists;
 mod random;
 mod readme;
 mod server;

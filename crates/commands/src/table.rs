@@ -197,6 +197,7 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::connection::COMMANDS,
             crate::server::COMMANDS,
             crate::string::COMMANDS,
+            crate::list::COMMANDS,
             crate::generic::COMMANDS,
             crate::client::COMMANDS,
             crate::slowlog::COMMANDS,

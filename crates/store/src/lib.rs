@@ -19,6 +19,7 @@
 pub mod alloc;
 pub mod glob;
 mod keyspace;
+pub mod list;
 pub mod value;
 
 pub use keyspace::{
