@@ -327,11 +327,11 @@ fn random_command(rng: &mut Rng) -> Vec<String> {
     let keys = ["l0", "l1", "l2", "s"];
     let k = |rng: &mut Rng| keys[rng.usize(..keys.len())].to_string();
     let mut c: Vec<String> = Vec::new();
-    match rng.u8(..19) {
-        0 | 1 => {
-            c.push(["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"][rng.usize(..4)].into());
+    match rng.u8(..22) {
+        0 | 1 | 19 | 20 | 21 => {
+            c.push(["LPUSH", "RPUSH", "LPUSH", "RPUSH", "LPUSHX", "RPUSHX"][rng.usize(..6)].into());
             c.push(k(rng));
-            for _ in 0..rng.usize(1..4) {
+            for _ in 0..rng.usize(1..6) {
                 c.push(elem(rng));
             }
         }
@@ -389,6 +389,9 @@ fn random_streams_match_redis() {
         let mut rng = Rng::with_seed(seed);
         p.check(&["FLUSHALL"]);
         let mut history: Vec<String> = Vec::new();
+        // Replies that carry list data (a non-empty array or a bulk), to
+        // show that the stream works on real lists, not only on errors.
+        let mut with_data = 0;
         for _ in 0..1500 {
             let cmd = random_command(&mut rng);
             history.push(cmd.join(" "));
@@ -405,9 +408,45 @@ fn random_streams_match_redis() {
                     history[tail..].join("\n")
                 );
             }
+            let data = (theirs.starts_with(b"*")
+                && !theirs.starts_with(b"*0")
+                && !theirs.starts_with(b"*-1"))
+                || (theirs.starts_with(b"$") && !theirs.starts_with(b"$-1"))
+                || (theirs.starts_with(b":")
+                    && !theirs.starts_with(b":0")
+                    && !theirs.starts_with(b":-1"));
+            with_data += data as usize;
         }
+        assert!(
+            with_data > 300,
+            "seed {seed}: only {with_data} replies with data"
+        );
         for k in ["l0", "l1", "l2"] {
             p.check(&["LRANGE", k, "0", "-1"]);
         }
     }
+}
+
+#[test]
+fn lists_with_generic_commands() {
+    let mut p = Pair::new();
+    p.check_script(
+        "
+        RPUSH l a b c
+        COPY l l2
+        LRANGE l2 0 -1
+        RPUSH l2 d
+        LLEN l
+        RENAME l2 l3
+        LRANGE l3 0 -1
+        TYPE l3
+        EXPIRE l 100
+        LPOP l 3
+        TTL l
+        EXISTS l
+        COMMAND GETKEYS LMPOP 2 a b LEFT COUNT 1
+        COMMAND GETKEYS LMOVE a b LEFT RIGHT
+        COMMAND GETKEYS RPOPLPUSH a b
+        ",
+    );
 }

@@ -9,7 +9,7 @@ use crate::args::{is, parse_i64};
 use crate::context::{CmdError, CmdResult, Ctx};
 use crate::errors;
 use crate::string::lookup_read;
-use crate::table::{command, flags::*, keys, Command, Group};
+use crate::table::{command, flags::*, keys, keys_counted, Command, Group};
 use ferrocache_store::list::{End, List};
 use ferrocache_store::{Entry, Locked, Value};
 
@@ -46,7 +46,7 @@ pub static COMMANDS: &[Command] = &[
         "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", cmd_lmove),
     command("rpoplpush", 3, WRITE | DENYOOM, keys(1, 2, 1), Group::List, "1.2.0",
         "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", cmd_rpoplpush),
-    command("lmpop", -4, WRITE | MOVABLE_KEYS, keys(0, 0, 0), Group::List, "7.0.0",
+    command("lmpop", -4, WRITE | MOVABLE_KEYS, keys_counted(1), Group::List, "7.0.0",
         "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", cmd_lmpop),
 ];
 
