@@ -274,6 +274,19 @@ fn wrongtype_in_both_directions() {
         GETEX l
         MGET l s
         BITCOUNT l
+        SETBIT l 0 1
+        GETBIT l 0
+        BITPOS l 1
+        BITFIELD l GET u8 0
+        BITFIELD_RO l GET u8 0
+        BITOP AND dest l s
+        INCRBYFLOAT l 1.5
+        DECRBY l 2
+        LCS l s
+        GETSET l x
+        SUBSTR l 0 1
+        SETNX l x
+        MSETNX l x other y
         TYPE l
         TYPE s
         OBJECT ENCODING l
@@ -449,4 +462,46 @@ fn lists_with_generic_commands() {
         COMMAND GETKEYS RPOPLPUSH a b
         ",
     );
+}
+
+/// The keyspace hit and miss counters of INFO stats.
+fn hits_and_misses(info: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(info)
+        .lines()
+        .filter(|l| l.starts_with("keyspace_hits:") || l.starts_with("keyspace_misses:"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Reads count keyspace hits and misses, writes do not, as in Redis.
+#[test]
+fn keyspace_hits_and_misses() {
+    let mut p = Pair::new();
+    p.check_script(
+        "
+        CONFIG RESETSTAT
+        RPUSH l a b c
+        LLEN l
+        LLEN missing
+        LRANGE l 0 -1
+        LRANGE missing 0 -1
+        LINDEX l 0
+        LINDEX missing 0
+        LPOS l a
+        LPOS missing a
+        LPOP l
+        LPOP missing
+        LMOVE l l2 LEFT LEFT
+        LMOVE missing l2 LEFT LEFT
+        LMPOP 2 missing l2 LEFT
+        LSET l 0 x
+        LREM l 0 x
+        LTRIM l 0 1
+        LINSERT l BEFORE x y
+        ",
+    );
+    let (ours, theirs) = p.both(&["INFO", "stats"]);
+    let ours = hits_and_misses(&ours);
+    assert_eq!(ours.len(), 2);
+    assert_eq!(ours, hits_and_misses(&theirs));
 }
