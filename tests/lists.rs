@@ -315,8 +315,10 @@ fn encoding_of_small_and_large_lists() {
 }
 
 fn elem(rng: &mut Rng) -> String {
-    match rng.u8(..6) {
+    match rng.u8(..8) {
         0 => String::new(),
+        // Large elements push lists past the packed form's 8 KB.
+        6 => "z".repeat(4500 + rng.usize(..3)),
         1 => rng.i64(-5..5).to_string(),
         _ => ["a", "b", "c", "d"][rng.usize(..4)].to_string(),
     }
@@ -395,6 +397,19 @@ fn random_command(rng: &mut Rng) -> Vec<String> {
     c
 }
 
+/// Whether our list at `key` is in its packed form (`None`: no list).
+fn packed(p: &Pair, key: &str) -> Option<bool> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut l = p.fc.shared().ks.lock(0, key.as_bytes(), now);
+    match &l.get(0, key.as_bytes())?.value {
+        ferrocache_store::Value::List(list) => Some(list.is_packed()),
+        _ => None,
+    }
+}
+
 #[test]
 fn random_streams_match_redis() {
     let mut p = Pair::new();
@@ -405,6 +420,7 @@ fn random_streams_match_redis() {
         // Replies that carry list data (a non-empty array or a bulk), to
         // show that the stream works on real lists, not only on errors.
         let mut with_data = 0;
+        let mut forms = (false, false);
         for _ in 0..1500 {
             let cmd = random_command(&mut rng);
             history.push(cmd.join(" "));
@@ -429,7 +445,15 @@ fn random_streams_match_redis() {
                     && !theirs.starts_with(b":0")
                     && !theirs.starts_with(b":-1"));
             with_data += data as usize;
+            for k in ["l0", "l1", "l2"] {
+                match packed(&p, k) {
+                    Some(true) => forms.0 = true,
+                    Some(false) => forms.1 = true,
+                    None => {}
+                }
+            }
         }
+        assert_eq!(forms, (true, true), "seed {seed}: both list forms used");
         assert!(
             with_data > 300,
             "seed {seed}: only {with_data} replies with data"
