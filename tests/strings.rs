@@ -1,9 +1,7 @@
 //! Differential tests of the string and bitmap commands against real Redis.
 //!
-//! Ferrocache has only strings so far, so WRONGTYPE cases that need a key of
-//! another type cannot be set up on both servers; the type check is covered
-//! by the unit tests in crates/commands/src/string.rs and should get
-//! differential cases here once lists land.
+//! String commands against keys of another type (WRONGTYPE) are compared in
+//! tests/lists.rs, which can set up list keys on both servers.
 
 use crate::support::{show, Pair};
 use std::time::{SystemTime, UNIX_EPOCH};

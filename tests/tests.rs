@@ -8,6 +8,7 @@ mod basics;
 mod binary;
 mod deploy;
 mod keys;
+mod lists;
 mod random;
 mod readme;
 mod server;

@@ -168,3 +168,11 @@ pub fn hello_option(opt: &[u8]) -> String {
         String::from_utf8_lossy(opt)
     )
 }
+
+// List commands.
+pub const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
+pub const LPOS_RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+pub const LPOS_COUNT: &str = "ERR COUNT can't be negative";
+pub const LPOS_MAXLEN: &str = "ERR MAXLEN can't be negative";
+pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const COUNT_POSITIVE: &str = "ERR count should be greater than 0";

@@ -31,6 +31,7 @@ pub mod errors;
 pub mod generic;
 pub mod info;
 pub mod latency;
+pub mod list;
 pub mod monitor;
 pub mod server;
 pub mod slowlog;

@@ -559,7 +559,7 @@ fn cmd_command_getkeys(ctx: &mut Ctx) -> CmdResult {
         table::Resolved::Unknown(_) => return Err(errors::GETKEYS_INVALID_COMMAND.into()),
         table::Resolved::WrongArity(_) => return Err(errors::GETKEYS_INVALID_ARGS.into()),
     };
-    let pos = cmd.key_positions(inner.len());
+    let pos = cmd.key_positions_of(inner);
     if pos.is_empty() {
         return Err(errors::GETKEYS_NO_KEYS.into());
     }

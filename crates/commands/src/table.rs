@@ -116,17 +116,38 @@ pub struct KeySpec {
     pub first: i32,
     pub last: i32,
     pub step: i32,
+    /// For commands with movable keys counted by an argument (LMPOP,
+    /// ZUNIONSTORE ...): the position of that count; the keys follow it.
+    /// Zero for the others. The legacy triple of such commands is (0,0,0).
+    pub numkeys: i32,
 }
 
 pub const NO_KEYS: KeySpec = KeySpec {
     first: 0,
     last: 0,
     step: 0,
+    numkeys: 0,
 };
 
 /// Keys at `first`, `first+step`, ... up to `last`.
 pub const fn keys(first: i32, last: i32, step: i32) -> KeySpec {
-    KeySpec { first, last, step }
+    KeySpec {
+        first,
+        last,
+        step,
+        numkeys: 0,
+    }
+}
+
+/// Keys counted by the argument at `numkeys_at`, starting right after it
+/// (the command also carries the MOVABLE_KEYS flag).
+pub const fn keys_counted(numkeys_at: i32) -> KeySpec {
+    KeySpec {
+        first: 0,
+        last: 0,
+        step: 0,
+        numkeys: numkeys_at,
+    }
 }
 
 /// One entry of the table.
@@ -168,6 +189,25 @@ impl Command {
         }
     }
 
+    /// Positions of the key arguments of a whole request, movable keys
+    /// included. A count that is not a positive integer, or that runs past
+    /// the arguments, gives no keys.
+    pub fn key_positions_of(&self, args: &[Bytes]) -> Vec<usize> {
+        if self.keys.numkeys <= 0 {
+            return self.key_positions(args.len());
+        }
+        let at = self.keys.numkeys as usize;
+        let n = args
+            .get(at)
+            .and_then(|a| ferrocache_protocol::parse_i64(a))
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0);
+        if n == 0 || n > args.len().saturating_sub(at + 1) {
+            return Vec::new();
+        }
+        (at + 1..at + 1 + n).collect()
+    }
+
     /// Positions of the key arguments in `args` (which include the name).
     pub fn key_positions(&self, argc: usize) -> Vec<usize> {
         let spec = self.keys;
@@ -197,6 +237,7 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::connection::COMMANDS,
             crate::server::COMMANDS,
             crate::string::COMMANDS,
+            crate::list::COMMANDS,
             crate::generic::COMMANDS,
             crate::client::COMMANDS,
             crate::slowlog::COMMANDS,
@@ -454,5 +495,30 @@ mod tests {
         assert_eq!(mset.key_positions(5), vec![1, 3]);
         let del = lookup(b"del").unwrap();
         assert_eq!(del.key_positions(4), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn counted_keys_follow_numkeys() {
+        let lmpop = lookup(b"lmpop").unwrap();
+        let args = |v: &[&str]| -> Vec<Bytes> {
+            v.iter()
+                .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+                .collect()
+        };
+        assert_eq!(
+            lmpop.key_positions_of(&args(&["lmpop", "2", "a", "b", "LEFT"])),
+            vec![2, 3]
+        );
+        assert!(lmpop
+            .key_positions_of(&args(&["lmpop", "9", "a", "LEFT"]))
+            .is_empty());
+        assert!(lmpop
+            .key_positions_of(&args(&["lmpop", "x", "a", "LEFT"]))
+            .is_empty());
+        let lmove = lookup(b"lmove").unwrap();
+        assert_eq!(
+            lmove.key_positions_of(&args(&["lmove", "a", "b", "LEFT", "LEFT"])),
+            vec![1, 2]
+        );
     }
 }

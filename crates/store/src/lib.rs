@@ -21,6 +21,7 @@ pub mod counter;
 pub mod glob;
 mod key;
 mod keyspace;
+pub mod list;
 pub mod value;
 
 pub use keyspace::{

@@ -10,6 +10,7 @@ pub const EMBSTR_MAX: usize = 44;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    List(Box<crate::list::List>),
 }
 
 /// Redis type names as TYPE, SCAN TYPE and error messages spell them.
@@ -53,6 +54,7 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Str(_) => ValueType::String,
+            Value::List(_) => ValueType::List,
         }
     }
 
@@ -60,6 +62,8 @@ impl Value {
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding_name(),
+            // Redis 7.0 reports every list as a quicklist.
+            Value::List(_) => "quicklist",
         }
     }
 
@@ -72,12 +76,14 @@ impl Value {
     pub fn as_str(&self) -> Option<&StrValue> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 
     pub fn as_str_mut(&mut self) -> Option<&mut StrValue> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -86,6 +92,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::List(l) => std::mem::size_of::<crate::list::List>() + l.heap_size(),
         }
     }
 }

@@ -1,0 +1,540 @@
+//! List commands (Redis's `t_list.c` group), the non-blocking ones.
+//!
+//! Order of checks follows Redis 7.0 exactly, since it shows in replies:
+//! most commands parse their numeric arguments before looking the key up
+//! (so a bad number wins over WRONGTYPE), but LINDEX and LSET look the key
+//! up first. A list emptied by a command is deleted in the same command.
+
+use crate::args::{is, parse_i64};
+use crate::context::{CmdError, CmdResult, Ctx};
+use crate::errors;
+use crate::string::lookup_read;
+use crate::table::{command, flags::*, keys, keys_counted, Command, Group};
+use ferrocache_store::list::{End, List};
+use ferrocache_store::{Entry, Locked, Value};
+
+pub static COMMANDS: &[Command] = &[
+    command("lpush", -3, WRITE | DENYOOM | FAST, keys(1, 1, 1), Group::List, "1.0.0",
+        "Prepends one or more elements to a list. Creates the key if it doesn't exist.", cmd_lpush),
+    command("rpush", -3, WRITE | DENYOOM | FAST, keys(1, 1, 1), Group::List, "1.0.0",
+        "Appends one or more elements to a list. Creates the key if it doesn't exist.", cmd_rpush),
+    command("lpushx", -3, WRITE | DENYOOM | FAST, keys(1, 1, 1), Group::List, "2.2.0",
+        "Prepends one or more elements to a list only when the list exists.", cmd_lpushx),
+    command("rpushx", -3, WRITE | DENYOOM | FAST, keys(1, 1, 1), Group::List, "2.2.0",
+        "Appends an element to a list only when the list exists.", cmd_rpushx),
+    command("lpop", -2, WRITE | FAST, keys(1, 1, 1), Group::List, "1.0.0",
+        "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", cmd_lpop),
+    command("rpop", -2, WRITE | FAST, keys(1, 1, 1), Group::List, "1.0.0",
+        "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", cmd_rpop),
+    command("llen", 2, READONLY | FAST, keys(1, 1, 1), Group::List, "1.0.0",
+        "Returns the length of a list.", cmd_llen),
+    command("lrange", 4, READONLY, keys(1, 1, 1), Group::List, "1.0.0",
+        "Returns a range of elements from a list.", cmd_lrange),
+    command("lindex", 3, READONLY, keys(1, 1, 1), Group::List, "1.0.0",
+        "Returns an element from a list by its index.", cmd_lindex),
+    command("lset", 4, WRITE | DENYOOM, keys(1, 1, 1), Group::List, "1.0.0",
+        "Sets the value of an element in a list by its index.", cmd_lset),
+    command("linsert", 5, WRITE | DENYOOM, keys(1, 1, 1), Group::List, "2.2.0",
+        "Inserts an element before or after another element in a list.", cmd_linsert),
+    command("lrem", 4, WRITE, keys(1, 1, 1), Group::List, "1.0.0",
+        "Removes elements from a list. Deletes the list if the last element was removed.", cmd_lrem),
+    command("ltrim", 4, WRITE, keys(1, 1, 1), Group::List, "1.0.0",
+        "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", cmd_ltrim),
+    command("lpos", -3, READONLY, keys(1, 1, 1), Group::List, "6.0.6",
+        "Returns the index of matching elements in a list.", cmd_lpos),
+    command("lmove", 5, WRITE | DENYOOM, keys(1, 2, 1), Group::List, "6.2.0",
+        "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", cmd_lmove),
+    command("rpoplpush", 3, WRITE | DENYOOM, keys(1, 2, 1), Group::List, "1.2.0",
+        "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", cmd_rpoplpush),
+    command("lmpop", -4, WRITE | MOVABLE_KEYS, keys_counted(1), Group::List, "7.0.0",
+        "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", cmd_lmpop),
+];
+
+/// The list held by an entry, or WRONGTYPE.
+fn as_list(entry: &Entry) -> Result<&List, CmdError> {
+    match &entry.value {
+        Value::List(l) => Ok(l),
+        _ => Err(errors::WRONGTYPE.into()),
+    }
+}
+
+fn as_list_mut(entry: &mut Entry) -> Result<&mut List, CmdError> {
+    match &mut entry.value {
+        Value::List(l) => Ok(l),
+        _ => Err(errors::WRONGTYPE.into()),
+    }
+}
+
+/// The list at `key` for writing: `Ok(None)` if the key is missing.
+fn list_mut<'l>(
+    locked: &'l mut Locked<'_>,
+    db: usize,
+    key: &[u8],
+) -> Result<Option<&'l mut List>, CmdError> {
+    match locked.get_mut(db, key) {
+        None => Ok(None),
+        Some(e) => as_list_mut(e).map(Some),
+    }
+}
+
+/// Deletes `key` if its list has become empty (Redis never keeps empty
+/// collections).
+fn drop_if_empty(locked: &mut Locked<'_>, db: usize, key: &[u8]) {
+    let empty = matches!(locked.peek(db, key), Some(e) if matches!(&e.value, Value::List(l) if l.is_empty()));
+    if empty {
+        locked.remove(db, key);
+    }
+}
+
+fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
+    if is(arg, "LEFT") {
+        Ok(End::Left)
+    } else if is(arg, "RIGHT") {
+        Ok(End::Right)
+    } else {
+        Err(errors::SYNTAX.into())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Pushes
+
+fn push(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
+    let (db, key) = (ctx.db(), ctx.arg(1));
+    let items = &ctx.args[2..];
+    let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
+    let len = match list_mut(&mut locked, db, key)? {
+        Some(l) => {
+            for i in items {
+                l.push(end, i);
+            }
+            l.len()
+        }
+        None if only_existing => 0,
+        None => {
+            let mut l = List::new();
+            for i in items {
+                l.push(end, i);
+            }
+            let len = l.len();
+            locked.insert(db, key, Value::List(Box::new(l)), None);
+            len
+        }
+    };
+    if len > 0 {
+        locked.dirty(items.len() as u64);
+    }
+    drop(locked);
+    ctx.reply().int(len as i64);
+    Ok(())
+}
+
+fn cmd_lpush(ctx: &mut Ctx) -> CmdResult {
+    push(ctx, End::Left, false)
+}
+
+fn cmd_rpush(ctx: &mut Ctx) -> CmdResult {
+    push(ctx, End::Right, false)
+}
+
+fn cmd_lpushx(ctx: &mut Ctx) -> CmdResult {
+    push(ctx, End::Left, true)
+}
+
+fn cmd_rpushx(ctx: &mut Ctx) -> CmdResult {
+    push(ctx, End::Right, true)
+}
+
+// ---------------------------------------------------------------------------
+// Pops
+
+fn pop(ctx: &mut Ctx, end: End) -> CmdResult {
+    if ctx.args.len() > 3 {
+        return Err(errors::wrong_arity(if end == End::Left { "lpop" } else { "rpop" }).into());
+    }
+    let count = match ctx.args.get(2) {
+        None => None,
+        Some(a) => {
+            let n = parse_i64(a).map_err(|_| CmdError::from(errors::MUST_BE_POSITIVE))?;
+            if n < 0 {
+                return Err(errors::MUST_BE_POSITIVE.into());
+            }
+            Some(n)
+        }
+    };
+    let (db, key) = (ctx.db(), ctx.arg(1));
+    let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
+    let Some(l) = list_mut(&mut locked, db, key)? else {
+        drop(locked);
+        match count {
+            None => ctx.reply().null(),
+            Some(_) => ctx.reply().null_array(),
+        }
+        return Ok(());
+    };
+    let Some(count) = count else {
+        let item = l.pop(end);
+        locked.dirty(1);
+        drop_if_empty(&mut locked, db, key);
+        drop(locked);
+        match item {
+            Some(i) => ctx.reply().bulk(&i),
+            None => ctx.reply().null(),
+        }
+        return Ok(());
+    };
+    let n = usize::try_from(count).unwrap_or(usize::MAX).min(l.len());
+    let items: Vec<Box<[u8]>> = (0..n).filter_map(|_| l.pop(end)).collect();
+    if n > 0 {
+        locked.dirty(n as u64);
+    }
+    drop_if_empty(&mut locked, db, key);
+    drop(locked);
+    let mut r = ctx.reply();
+    r.array(items.len());
+    for i in &items {
+        r.bulk(i);
+    }
+    Ok(())
+}
+
+fn cmd_lpop(ctx: &mut Ctx) -> CmdResult {
+    pop(ctx, End::Left)
+}
+
+fn cmd_rpop(ctx: &mut Ctx) -> CmdResult {
+    pop(ctx, End::Right)
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+
+fn cmd_llen(ctx: &mut Ctx) -> CmdResult {
+    let (db, key) = (ctx.db(), ctx.arg(1));
+    let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
+    let len = match lookup_read(&mut locked, db, key) {
+        None => 0,
+        Some(e) => as_list(e)?.len(),
+    };
+    drop(locked);
+    ctx.reply().int(len as i64);
+    Ok(())
+}
+
+fn cmd_lrange(ctx: &mut Ctx) -> CmdResult {
+    let start = parse_i64(ctx.arg(2))?;
+    let end = parse_i64(ctx.arg(3))?;
+    let (db, key) = (ctx.db(), ctx.arg(1));
+    let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
+    let Some(e) = lookup_read(&mut locked, db, key) else {
+        drop(locked);
+        ctx.reply().array(0);
+        return Ok(());
+    };
+    let l = as_list(e)?;
+    let mut r = ctx.reply();
+    match l.clamp_range(start, end) {
+        None => r.array(0),
+        Some((first, last)) => {
+            r.array(last - first + 1);
+            for i in l.range(first, last) {
+                r.bulk(i);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cmd_lindex(ctx: &mut Ctx) -> CmdResult {
+    let (db, key) = (ctx.db(), ctx.arg(1));
+    let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
+    let Some(e) = lookup_read(&mut locked, db, key) else {
+        drop(locked);
+        ctx.reply().null();
+        return Ok(());
+    };
+    let l = as_list(e)?;
+    let index = parse_i64(ctx.arg(2))?;
+    let mut r = ctx.reply();
+    match l.position(index).and_then(|p| l.get(p)) {
+        Some(i) => r.bulk(i),
+        None => r.null(),
+    }
+    Ok(())
+}
+
+/// LPOS key element [RANK rank] [COUNT num] [MAXLEN len].
+fn cmd_lpos(ctx: &mut Ctx) -> CmdResult {
+    let mut rank: i64 = 1;
+    let mut count: Option<i64> = None;
+    let mut maxlen: i64 = 0;
+    let mut opts = ctx.args.get(3..).unwrap_or(&[]).iter();
+    while let Some(opt) = opts.next() {
+        let value = opts.next();
+        match value {
+            Some(v) if is(opt, "RANK") => {
+                rank = parse_i64(v)?;
+                if rank == 0 {
+                    return Err(errors::LPOS_RANK_ZERO.into());
+                }
+            }
+            Some(v) if is(opt, "COUNT") => {
+                let n = parse_i64(v).map_err(|_| CmdError::from(errors::LPOS_COUNT))?;
+                if n < 0 {
+                    return Err(errors::LPOS_COUNT.into());
+                }
+                count = Some(n);
+            }
+            Some(v) if is(opt, "MAXLEN") => {
+                let n = parse_i64(v).map_err(|_| CmdError::from(errors::LPOS_MAXLEN))?;
+                if n < 0 {
+                    return Err(errors::LPOS_MAXLEN.into());
+                }
+                maxlen = n;
+            }
+            _ => return Err(errors::SYNTAX.into()),
+        }
+    }
+    let (db, key, needle) = (ctx.db(), ctx.arg(1), ctx.arg(2));
+    let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
+    let found: Vec<usize> = match lookup_read(&mut locked, db, key) {
+        None => Vec::new(),
+        Some(e) => {
+            let l = as_list(e)?;
+            // Redis turns RANK i64::MIN into itself when negating it, and
+            // then every match satisfies the rank: it acts as RANK -1.
+            let from_tail = rank < 0;
+            let skip = usize::try_from(rank.unsigned_abs().saturating_sub(1)).unwrap_or(usize::MAX);
+            let skip = if rank == i64::MIN { 0 } else { skip };
+            let want = match count {
+                None => 1,
+                Some(0) => usize::MAX,
+                Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            };
+            let scan = if maxlen == 0 {
+                usize::MAX
+            } else {
+                usize::try_from(maxlen).unwrap_or(usize::MAX)
+            };
+            let len = l.len();
+            let hits = |(_, e): &(usize, &[u8])| *e == needle.as_ref();
+            if from_tail {
+                l.iter()
+                    .rev()
+                    .enumerate()
+                    .take(scan)
+                    .filter(hits)
+                    .skip(skip)
+                    .take(want)
+                    .map(|(i, _)| len - 1 - i)
+                    .collect()
+            } else {
+                l.iter()
+                    .enumerate()
+                    .take(scan)
+                    .filter(hits)
+                    .skip(skip)
+                    .take(want)
+                    .map(|(i, _)| i)
+                    .collect()
+            }
+        }
+    };
+    drop(locked);
+    let mut r = ctx.reply();
+    match count {
+        None => match found.first() {
+            Some(&i) => r.int(i as i64),
+            None => r.null(),
+        },
+        Some(_) => {
+            r.array(found.len());
+            for i in found {
+                r.int(i as i64);
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Edits
+
+fn cmd_lset(ctx: &mut Ctx) -> CmdResult {
+    let (db, key) = (ctx.db(), ctx.arg(1));
+    let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
+    let Some(l) = list_mut(&mut locked, db, key)? else {
+        return Err(errors::NO_SUCH_KEY.into());
+    };
+    let index = parse_i64(ctx.arg(2))?;
+    let pos = l
+        .position(index)
+        .ok_or(CmdError::from(errors::INDEX_OUT_OF_RANGE))?;
+    l.set(pos, ctx.arg(3));
+    locked.dirty(1);
+    drop(locked);
+    ctx.ok()
+}
+
+fn cmd_linsert(ctx: &mut Ctx) -> CmdResult {
+    let after = if is(ctx.arg(2), "AFTER") {
+        true
+    } else if is(ctx.arg(2), "BEFORE") {
+        false
+    } else {
+        return Err(errors::SYNTAX.into());
+    };
+    let (db, key) = (ctx.db(), ctx.arg(1));
+    let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
+    let reply = match list_mut(&mut locked, db, key)? {
+        None => 0,
+        Some(l) => {
+            if l.insert_at_pivot(ctx.arg(3), ctx.arg(4), after) {
+                let len = l.len() as i64;
+                locked.dirty(1);
+                len
+            } else {
+                -1
+            }
+        }
+    };
+    drop(locked);
+    ctx.reply().int(reply);
+    Ok(())
+}
+
+fn cmd_lrem(ctx: &mut Ctx) -> CmdResult {
+    let count = parse_i64(ctx.arg(2))?;
+    let (db, key) = (ctx.db(), ctx.arg(1));
+    let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
+    let removed = match list_mut(&mut locked, db, key)? {
+        None => 0,
+        Some(l) => l.remove_matching(ctx.arg(3), count),
+    };
+    if removed > 0 {
+        locked.dirty(removed as u64);
+        drop_if_empty(&mut locked, db, key);
+    }
+    drop(locked);
+    ctx.reply().int(removed as i64);
+    Ok(())
+}
+
+fn cmd_ltrim(ctx: &mut Ctx) -> CmdResult {
+    let start = parse_i64(ctx.arg(2))?;
+    let end = parse_i64(ctx.arg(3))?;
+    let (db, key) = (ctx.db(), ctx.arg(1));
+    let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
+    if let Some(l) = list_mut(&mut locked, db, key)? {
+        let before = l.len();
+        let keep = l.clamp_range(start, end);
+        l.retain_range(keep);
+        let removed = before - l.len();
+        locked.dirty(removed as u64);
+        drop_if_empty(&mut locked, db, key);
+    }
+    drop(locked);
+    ctx.ok()
+}
+
+// ---------------------------------------------------------------------------
+// Moves between lists and multi-key pops
+
+/// Pops from `src` at `from` and pushes to `dst` at `to`, answering with the
+/// element or a null when `src` does not exist.
+fn lmove(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
+    let (db, src, dst) = (ctx.db(), ctx.arg(1), ctx.arg(2));
+    let mut locked = ctx
+        .ks()
+        .lock_many([(db, src.as_ref()), (db, dst.as_ref())], ctx.now_ms);
+    if list_mut(&mut locked, db, src)?.is_none() {
+        drop(locked);
+        ctx.reply().null();
+        return Ok(());
+    }
+    // The destination's type is checked before anything is popped.
+    list_mut(&mut locked, db, dst)?;
+    let Some(item) = list_mut(&mut locked, db, src)?.and_then(|l| l.pop(from)) else {
+        drop(locked);
+        ctx.reply().null();
+        return Ok(());
+    };
+    match list_mut(&mut locked, db, dst)? {
+        Some(l) => l.push(to, &item),
+        None => {
+            let mut l = List::new();
+            l.push(to, &item);
+            locked.insert(db, dst, Value::List(Box::new(l)), None);
+        }
+    }
+    locked.dirty(2);
+    drop_if_empty(&mut locked, db, src);
+    drop(locked);
+    ctx.reply().bulk(&item);
+    Ok(())
+}
+
+fn cmd_lmove(ctx: &mut Ctx) -> CmdResult {
+    let from = parse_end(ctx.arg(3))?;
+    let to = parse_end(ctx.arg(4))?;
+    lmove(ctx, from, to)
+}
+
+fn cmd_rpoplpush(ctx: &mut Ctx) -> CmdResult {
+    lmove(ctx, End::Right, End::Left)
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
+fn cmd_lmpop(ctx: &mut Ctx) -> CmdResult {
+    let numkeys = parse_i64(ctx.arg(1))
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or(CmdError::from(errors::NUMKEYS_POSITIVE))?;
+    let rest = &ctx.args[2..];
+    let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    if numkeys >= rest.len() {
+        return Err(errors::SYNTAX.into());
+    }
+    let keys = &rest[..numkeys];
+    let end = parse_end(&rest[numkeys])?;
+    let mut count: Option<i64> = None;
+    let mut opts = rest[numkeys + 1..].iter();
+    while let Some(opt) = opts.next() {
+        match opts.next() {
+            Some(v) if is(opt, "COUNT") && count.is_none() => {
+                let n = parse_i64(v)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(CmdError::from(errors::COUNT_POSITIVE))?;
+                count = Some(n);
+            }
+            _ => return Err(errors::SYNTAX.into()),
+        }
+    }
+    let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
+    let db = ctx.db();
+    let mut locked = ctx
+        .ks()
+        .lock_many(keys.iter().map(|k| (db, k.as_ref())), ctx.now_ms);
+    for key in keys {
+        let Some(l) = list_mut(&mut locked, db, key)? else {
+            continue;
+        };
+        let n = count.min(l.len());
+        let items: Vec<Box<[u8]>> = (0..n).filter_map(|_| l.pop(end)).collect();
+        locked.dirty(n as u64);
+        drop_if_empty(&mut locked, db, key);
+        drop(locked);
+        let mut r = ctx.reply();
+        r.array(2);
+        r.bulk(key);
+        r.array(items.len());
+        for i in &items {
+            r.bulk(i);
+        }
+        return Ok(());
+    }
+    drop(locked);
+    ctx.reply().null_array();
+    Ok(())
+}

@@ -1,0 +1,514 @@
+//! The list type.
+//!
+//! A small list is stored packed: one byte buffer holding each element as a
+//! LEB128 length followed by its bytes, which costs one or two bytes of
+//! overhead per element, the way Redis's listpack does. Once the packed form
+//! would pass [`PACKED_MAX_BYTES`] (Redis's default `list-max-listpack-size`
+//! of -2, 8 KB per node) the list becomes a double-ended queue of boxed byte
+//! strings (16 bytes of header each), with O(1) pushes and pops at both ends
+//! whatever its length. It never goes back: a list that grew once tends to
+//! grow again.
+//!
+//! Redis 7.0 stores every list as a quicklist (a linked list of listpacks)
+//! and OBJECT ENCODING says `quicklist` for lists of any size, so that is the
+//! name reported for both forms.
+//!
+//! Index arguments arrive as client integers; the methods here take already
+//! normalised positions and never panic on out-of-range ones.
+
+use std::collections::VecDeque;
+
+/// Largest packed buffer, in bytes, before a list turns into a deque.
+pub const PACKED_MAX_BYTES: usize = 8192;
+
+/// Which end of a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Left,
+    Right,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Repr {
+    /// `count` elements, each a LEB128 length and then the bytes.
+    Packed {
+        buf: Vec<u8>,
+        count: usize,
+    },
+    Deque(VecDeque<Box<[u8]>>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct List {
+    repr: Repr,
+}
+
+impl Default for List {
+    fn default() -> Self {
+        List {
+            repr: Repr::Packed {
+                buf: Vec::new(),
+                count: 0,
+            },
+        }
+    }
+}
+
+fn put_len(buf: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            buf.push(b);
+            return;
+        }
+        buf.push(b | 0x80);
+    }
+}
+
+fn len_size(n: usize) -> usize {
+    let mut size = 1;
+    let mut n = n >> 7;
+    while n != 0 {
+        size += 1;
+        n >>= 7;
+    }
+    size
+}
+
+/// Decodes the element starting at `at`: its bytes and the offset after it.
+fn entry_at(buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let mut n: usize = 0;
+    let mut shift = 0;
+    let mut i = at;
+    loop {
+        let b = *buf.get(i)?;
+        i += 1;
+        n |= ((b & 0x7f) as usize) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift >= usize::BITS {
+            return None;
+        }
+    }
+    let end = i.checked_add(n)?;
+    Some((buf.get(i..end)?, end))
+}
+
+/// Walks the elements of a packed buffer.
+struct PackedIter<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Iterator for PackedIter<'a> {
+    type Item = (&'a [u8], usize);
+
+    /// The element and its start offset.
+    fn next(&mut self) -> Option<Self::Item> {
+        let start = self.at;
+        let (e, next) = entry_at(self.buf, start)?;
+        self.at = next;
+        Some((e, start))
+    }
+}
+
+fn packed(buf: &[u8]) -> PackedIter<'_> {
+    PackedIter { buf, at: 0 }
+}
+
+/// Iterator over a list's elements, front to back.
+pub enum Iter<'a> {
+    Packed(std::vec::IntoIter<&'a [u8]>),
+    Deque(std::collections::vec_deque::Iter<'a, Box<[u8]>>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            Iter::Packed(i) => i.next(),
+            Iter::Deque(i) => i.next().map(|b| &**b),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Iter::Packed(i) => i.size_hint(),
+            Iter::Deque(i) => i.size_hint(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Packed(i) => i.next_back(),
+            Iter::Deque(i) => i.next_back().map(|b| &**b),
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl List {
+    pub fn new() -> List {
+        List::default()
+    }
+
+    /// True while the list is in its packed form.
+    pub fn is_packed(&self) -> bool {
+        matches!(self.repr, Repr::Packed { .. })
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::Packed { count, .. } => *count,
+            Repr::Deque(d) => d.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Turns a packed list into a deque.
+    fn unpack(&mut self) -> &mut VecDeque<Box<[u8]>> {
+        if let Repr::Packed { buf, count } = &self.repr {
+            let mut d = VecDeque::with_capacity(*count);
+            d.extend(packed(buf).map(|(e, _)| Box::<[u8]>::from(e)));
+            self.repr = Repr::Deque(d);
+        }
+        match &mut self.repr {
+            Repr::Deque(d) => d,
+            Repr::Packed { .. } => unreachable!("unpacked above"),
+        }
+    }
+
+    /// Applies an edit to the deque form, packing the result again if the
+    /// list was packed and still fits.
+    fn edit<R>(&mut self, f: impl FnOnce(&mut VecDeque<Box<[u8]>>) -> R) -> R {
+        let was_packed = self.is_packed();
+        let d = self.unpack();
+        let r = f(d);
+        if was_packed {
+            let size: usize = d.iter().map(|e| len_size(e.len()) + e.len()).sum();
+            if size <= PACKED_MAX_BYTES {
+                let mut buf = Vec::with_capacity(size);
+                for e in d.iter() {
+                    put_len(&mut buf, e.len());
+                    buf.extend_from_slice(e);
+                }
+                let count = d.len();
+                self.repr = Repr::Packed { buf, count };
+            }
+        }
+        r
+    }
+
+    pub fn push(&mut self, end: End, item: &[u8]) {
+        if let Repr::Packed { buf, count } = &mut self.repr {
+            let add = len_size(item.len()) + item.len();
+            if buf.len() + add <= PACKED_MAX_BYTES {
+                match end {
+                    End::Right => {
+                        put_len(buf, item.len());
+                        buf.extend_from_slice(item);
+                    }
+                    End::Left => {
+                        let mut head = Vec::with_capacity(add);
+                        put_len(&mut head, item.len());
+                        head.extend_from_slice(item);
+                        buf.splice(0..0, head);
+                    }
+                }
+                *count += 1;
+                return;
+            }
+        }
+        let d = self.unpack();
+        match end {
+            End::Left => d.push_front(item.into()),
+            End::Right => d.push_back(item.into()),
+        }
+    }
+
+    pub fn pop(&mut self, end: End) -> Option<Box<[u8]>> {
+        match &mut self.repr {
+            Repr::Packed { buf, count } => {
+                let (item, start, stop) = match end {
+                    End::Left => {
+                        let (e, next) = entry_at(buf, 0)?;
+                        (Box::<[u8]>::from(e), 0, next)
+                    }
+                    End::Right => {
+                        let (e, start) = packed(buf).last()?;
+                        (Box::<[u8]>::from(e), start, buf.len())
+                    }
+                };
+                buf.drain(start..stop);
+                *count -= 1;
+                Some(item)
+            }
+            Repr::Deque(d) => match end {
+                End::Left => d.pop_front(),
+                End::Right => d.pop_back(),
+            },
+        }
+    }
+
+    /// Resolves a Redis index (negative counts from the tail) to a position.
+    pub fn position(&self, index: i64) -> Option<usize> {
+        let len = self.len() as i64;
+        let i = if index < 0 {
+            index.checked_add(len)?
+        } else {
+            index
+        };
+        (0..len).contains(&i).then_some(i as usize)
+    }
+
+    pub fn get(&self, pos: usize) -> Option<&[u8]> {
+        match &self.repr {
+            Repr::Packed { buf, .. } => packed(buf).nth(pos).map(|(e, _)| e),
+            Repr::Deque(d) => d.get(pos).map(|b| &**b),
+        }
+    }
+
+    /// Replaces the element at `pos`; false if there is none.
+    pub fn set(&mut self, pos: usize, item: &[u8]) -> bool {
+        if pos >= self.len() {
+            return false;
+        }
+        self.edit(|d| match d.get_mut(pos) {
+            Some(slot) => {
+                *slot = item.into();
+                true
+            }
+            None => false,
+        })
+    }
+
+    pub fn iter(&self) -> Iter<'_> {
+        match &self.repr {
+            Repr::Packed { buf, count } => {
+                let mut v = Vec::with_capacity(*count);
+                v.extend(packed(buf).map(|(e, _)| e));
+                Iter::Packed(v.into_iter())
+            }
+            Repr::Deque(d) => Iter::Deque(d.iter()),
+        }
+    }
+
+    /// The inclusive range `start..=end` of Redis indexes, clamped as LRANGE
+    /// and LTRIM clamp them; `None` when it selects nothing.
+    pub fn clamp_range(&self, start: i64, end: i64) -> Option<(usize, usize)> {
+        let len = self.len() as i64;
+        let start = if start < 0 {
+            start.saturating_add(len).max(0)
+        } else {
+            start
+        };
+        let end = if end < 0 {
+            end.saturating_add(len)
+        } else {
+            end
+        };
+        if start > end || start >= len {
+            return None;
+        }
+        Some((start as usize, end.min(len - 1) as usize))
+    }
+
+    /// Elements `first..=last`; nothing if that is not a valid range.
+    pub fn range(&self, first: usize, last: usize) -> impl Iterator<Item = &[u8]> {
+        let valid = first <= last && last < self.len();
+        let (skip, take) = if valid {
+            (first, last - first + 1)
+        } else {
+            (0, 0)
+        };
+        let (a, b) = match &self.repr {
+            Repr::Packed { buf, .. } => (Some(packed(buf).skip(skip).take(take)), None),
+            Repr::Deque(d) => (None, Some(d.range(skip..skip + take))),
+        };
+        a.into_iter()
+            .flatten()
+            .map(|(e, _)| e)
+            .chain(b.into_iter().flatten().map(|e| &**e))
+    }
+
+    /// Keeps only `first..=last` (or nothing).
+    pub fn retain_range(&mut self, keep: Option<(usize, usize)>) {
+        self.edit(|d| match keep {
+            None => d.clear(),
+            Some((first, last)) => {
+                d.truncate(last + 1);
+                d.drain(..first.min(d.len()));
+            }
+        })
+    }
+
+    /// Inserts `item` before or after the first element equal to `pivot`;
+    /// false if there is no such element.
+    pub fn insert_at_pivot(&mut self, pivot: &[u8], item: &[u8], after: bool) -> bool {
+        let Some(pos) = self.iter().position(|e| e == pivot) else {
+            return false;
+        };
+        self.edit(|d| d.insert(pos + after as usize, item.into()));
+        true
+    }
+
+    /// Removes up to `count` elements equal to `item` (all when `count` is
+    /// 0), scanning from the head or, for a negative count, from the tail.
+    pub fn remove_matching(&mut self, item: &[u8], count: i64) -> usize {
+        if !self.iter().any(|e| e == item) {
+            return 0;
+        }
+        let limit = if count == 0 {
+            usize::MAX
+        } else {
+            usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX)
+        };
+        self.edit(|d| {
+            let mut removed = 0;
+            if count >= 0 {
+                d.retain(|e| {
+                    if removed < limit && **e == *item {
+                        removed += 1;
+                        false
+                    } else {
+                        true
+                    }
+                });
+            } else {
+                let mut i = d.len();
+                while i > 0 && removed < limit {
+                    i -= 1;
+                    if d.get(i).is_some_and(|e| **e == *item) {
+                        d.remove(i);
+                        removed += 1;
+                    }
+                }
+            }
+            removed
+        })
+    }
+
+    /// Heap bytes held: the packed buffer, or the element bytes and the
+    /// deque's slots.
+    pub fn heap_size(&self) -> usize {
+        match &self.repr {
+            Repr::Packed { buf, .. } => buf.capacity(),
+            Repr::Deque(d) => {
+                d.capacity() * std::mem::size_of::<Box<[u8]>>()
+                    + d.iter().map(|e| e.len()).sum::<usize>()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(items: &[&str]) -> List {
+        let mut l = List::new();
+        for i in items {
+            l.push(End::Right, i.as_bytes());
+        }
+        l
+    }
+
+    fn items(l: &List) -> Vec<String> {
+        l.iter()
+            .map(|e| String::from_utf8_lossy(e).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn positions_and_ranges() {
+        let l = list(&["a", "b", "c"]);
+        assert_eq!(l.position(-1), Some(2));
+        assert_eq!(l.position(3), None);
+        assert_eq!(l.position(-4), None);
+        assert_eq!(l.position(i64::MIN), None);
+        assert_eq!(l.clamp_range(0, -1), Some((0, 2)));
+        assert_eq!(l.clamp_range(-100, 100), Some((0, 2)));
+        assert_eq!(l.clamp_range(2, 1), None);
+        assert_eq!(l.clamp_range(3, 5), None);
+        assert_eq!(l.clamp_range(i64::MIN, i64::MIN), None);
+        let r: Vec<_> = l.range(1, 2).collect();
+        assert_eq!(r, vec![b"b".as_ref(), b"c".as_ref()]);
+    }
+
+    #[test]
+    fn edits() {
+        let mut l = list(&["a", "b", "a", "c", "a"]);
+        assert_eq!(l.remove_matching(b"a", -2), 2);
+        assert_eq!(items(&l), ["a", "b", "c"]);
+        assert!(l.insert_at_pivot(b"b", b"x", true));
+        assert!(!l.insert_at_pivot(b"zz", b"x", true));
+        assert_eq!(items(&l), ["a", "b", "x", "c"]);
+        l.retain_range(l.clamp_range(1, -2));
+        assert_eq!(items(&l), ["b", "x"]);
+        assert_eq!(l.remove_matching(b"b", 0), 1);
+        l.retain_range(None);
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn packed_and_deque_agree() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+        let mut l = List::new();
+        for _ in 0..5000 {
+            let item = vec![b'a' + rng.u8(..3); rng.usize(0..300)];
+            match rng.u8(..6) {
+                0 | 1 => {
+                    l.push(End::Left, &item);
+                    model.push_front(item);
+                }
+                2 => {
+                    l.push(End::Right, &item);
+                    model.push_back(item);
+                }
+                3 => assert_eq!(l.pop(End::Left).map(Vec::from), model.pop_front()),
+                4 => assert_eq!(l.pop(End::Right).map(Vec::from), model.pop_back()),
+                _ => {
+                    let count = rng.i64(-2..3);
+                    let n = l.remove_matching(&item, count);
+                    let limit = if count == 0 {
+                        usize::MAX
+                    } else {
+                        count.unsigned_abs() as usize
+                    };
+                    let mut hits: Vec<usize> =
+                        (0..model.len()).filter(|&i| model[i] == item).collect();
+                    if count < 0 {
+                        hits.reverse();
+                    }
+                    hits.truncate(limit);
+                    hits.sort_unstable();
+                    for &i in hits.iter().rev() {
+                        model.remove(i);
+                    }
+                    assert_eq!(n, hits.len());
+                }
+            }
+            assert_eq!(l.len(), model.len());
+            assert!(l.iter().eq(model.iter().map(|v| v.as_slice())));
+            if let Some(p) = l.position(-1) {
+                assert_eq!(l.get(p), model.back().map(|v| v.as_slice()));
+            }
+        }
+        // Big elements force the deque form.
+        let mut big = List::new();
+        big.push(End::Right, &[b'x'; PACKED_MAX_BYTES]);
+        assert!(!big.is_packed());
+        assert!(List::new().is_packed());
+    }
+}
