@@ -6,6 +6,7 @@ mod support;
 
 mod basics;
 mod binary;
+mod hashes;
 mod keys;
 mod random;
 mod readme;

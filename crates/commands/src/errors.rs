@@ -168,3 +168,12 @@ pub fn hello_option(opt: &[u8]) -> String {
         String::from_utf8_lossy(opt)
     )
 }
+
+// Hash commands.
+pub const HASH_NOT_INTEGER: &str = "ERR hash value is not an integer";
+pub const HASH_NOT_FLOAT: &str = "ERR hash value is not a float";
+pub const NAN_OR_INFINITY: &str = "ERR value is NaN or Infinity";
+pub const OUT_OF_RANGE: &str = "ERR value is out of range";
+/// HRANDFIELD with a count of `LONG_MIN`.
+pub const HRANDFIELD_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";

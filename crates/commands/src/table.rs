@@ -198,6 +198,7 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::server::COMMANDS,
             crate::string::COMMANDS,
             crate::generic::COMMANDS,
+            crate::hash::COMMANDS,
             crate::client::COMMANDS,
             crate::slowlog::COMMANDS,
             crate::latency::COMMANDS,
