@@ -124,6 +124,53 @@ fn hash_commands_and_errors_match_redis() {
 }
 
 #[test]
+fn odd_values_and_repeated_fields() {
+    let mut p = Pair::new();
+    p.check_script(
+        r#"
+        HSET h a 1 a 2 b 3 a 4
+        HGETALL h
+        HDEL h a a b
+        EXISTS h
+        HSET h z -0 e 1e3 sp " 1" t "1 " hex 0x10 big 99999999999999999999 p +5
+        HINCRBY h z 1
+        HINCRBY h e 1
+        HINCRBY h p 1
+        HINCRBY h big 1
+        HINCRBYFLOAT h e 1
+        HINCRBYFLOAT h sp 1
+        HINCRBYFLOAT h t 1
+        HINCRBYFLOAT h hex 1
+        HINCRBYFLOAT h big 1
+        HINCRBYFLOAT h p 1
+        HINCRBYFLOAT h z 0
+        HINCRBYFLOAT h n 0.1
+        HINCRBYFLOAT h n 0.2
+        HINCRBYFLOAT h n -0.3
+        HINCRBYFLOAT h n 5e-20
+        HINCRBYFLOAT h n 1.23456789012345678
+        HINCRBYFLOAT h m 10
+        HINCRBY h m 1
+        HSTRLEN h n
+        HGETALL h
+        HSET e "" ""
+        HGETALL e
+        HSTRLEN e ""
+        HEXISTS e ""
+        HSCAN h 0 MATCH *e*
+        HSCAN h 0 match [a-p] count 3
+        HSCAN h "" MATCH z
+        HSCAN h 18446744073709551616
+        EXPIRE h 100
+        HSET h q 1
+        TTL h
+        HDEL h z e sp t hex big p n m q
+        TTL h
+        "#,
+    );
+}
+
+#[test]
 fn wrongtype_both_ways() {
     let mut p = Pair::new();
     p.check_script(
