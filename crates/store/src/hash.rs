@@ -1,7 +1,7 @@
 //! The hash type, with Redis's two encodings.
 //!
-//! * `Listpack`: a flat vector of (field, value) pairs in insertion order,
-//!   searched linearly. Redis keeps small hashes in a listpack and answers
+//! * `Listpack`: fields and values in one flat buffer of length-prefixed
+//!   strings, pairs in insertion order, searched linearly. Redis keeps small hashes in a listpack and answers
 //!   HGETALL, HKEYS and HVALS in that order, so we keep the same order: an
 //!   update keeps a pair's place, a new field goes to the end, a deletion
 //!   closes the gap.
@@ -32,15 +32,140 @@ impl Default for Limits {
     }
 }
 
-/// One field and its value.
-pub type Pair = (Box<[u8]>, Box<[u8]>);
+/// Small hashes: every field and value in one buffer, each as a LEB128
+/// length followed by its bytes, pairs in insertion order. One allocation
+/// per hash and one or two bytes of overhead per string, like Redis's
+/// listpack.
+#[derive(Clone, Debug, Default)]
+pub struct Listpack {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+/// Where a pair sits in the buffer: its start, the start of the value's
+/// length prefix, the value bytes, and its end.
+struct Slot {
+    start: usize,
+    value_hdr: usize,
+    value: std::ops::Range<usize>,
+}
+
+fn put_len(buf: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            buf.push(byte);
+            return;
+        }
+        buf.push(byte | 0x80);
+    }
+}
+
+fn encoded(s: &[u8]) -> usize {
+    let mut n = s.len() >> 7;
+    let mut hdr = 1;
+    while n > 0 {
+        hdr += 1;
+        n >>= 7;
+    }
+    hdr + s.len()
+}
+
+impl Listpack {
+    /// Reads the string at `pos`: its byte range and where the next begins.
+    fn read(&self, pos: usize) -> (std::ops::Range<usize>, usize) {
+        let mut n = 0usize;
+        let mut shift = 0;
+        let mut i = pos;
+        while let Some(&b) = self.buf.get(i) {
+            i += 1;
+            n |= ((b & 0x7f) as usize) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let end = (i + n).min(self.buf.len());
+        (i..end, end)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let mut pos = 0;
+        std::iter::from_fn(move || {
+            if pos >= self.buf.len() {
+                return None;
+            }
+            let (f, next) = self.read(pos);
+            let (v, next) = self.read(next);
+            pos = next;
+            Some((&self.buf[f], &self.buf[v]))
+        })
+    }
+
+    fn find(&self, field: &[u8]) -> Option<Slot> {
+        let mut pos = 0;
+        while pos < self.buf.len() {
+            let (f, next) = self.read(pos);
+            let (v, end) = self.read(next);
+            if &self.buf[f] == field {
+                return Some(Slot {
+                    start: pos,
+                    value_hdr: next,
+                    value: v,
+                });
+            }
+            pos = end;
+        }
+        None
+    }
+
+    fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        self.find(field).map(|s| &self.buf[s.value])
+    }
+
+    /// Sets a field; true if it is new.
+    fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        match self.find(field) {
+            Some(slot) => {
+                let mut repl = Vec::with_capacity(encoded(value));
+                put_len(&mut repl, value.len());
+                repl.extend_from_slice(value);
+                self.buf.splice(slot.value_hdr..slot.value.end, repl);
+                self.buf.shrink_to_fit();
+                false
+            }
+            None => {
+                self.buf.reserve_exact(encoded(field) + encoded(value));
+                put_len(&mut self.buf, field.len());
+                self.buf.extend_from_slice(field);
+                put_len(&mut self.buf, value.len());
+                self.buf.extend_from_slice(value);
+                self.len += 1;
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, field: &[u8]) -> bool {
+        match self.find(field) {
+            Some(slot) => {
+                self.buf.drain(slot.start..slot.value.end);
+                self.buf.shrink_to_fit();
+                self.len -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
 
 type Table = HashMap<Box<[u8]>, Box<[u8]>, foldhash::fast::RandomState>;
 
 /// A hash value.
 #[derive(Clone, Debug)]
 pub enum Hash {
-    Listpack(Vec<Pair>),
+    Listpack(Listpack),
     Table(Table),
 }
 
@@ -58,7 +183,7 @@ impl Default for Hash {
 
 impl Hash {
     pub fn new() -> Hash {
-        Hash::Listpack(Vec::new())
+        Hash::Listpack(Listpack::default())
     }
 
     pub fn encoding_name(&self) -> &'static str {
@@ -74,7 +199,7 @@ impl Hash {
 
     pub fn len(&self) -> usize {
         match self {
-            Hash::Listpack(v) => v.len(),
+            Hash::Listpack(l) => l.len,
             Hash::Table(t) => t.len(),
         }
     }
@@ -85,7 +210,7 @@ impl Hash {
 
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
-            Hash::Listpack(v) => v.iter().find(|(f, _)| &**f == field).map(|(_, v)| &**v),
+            Hash::Listpack(l) => l.get(field),
             Hash::Table(t) => t.get(field).map(|v| &**v),
         }
     }
@@ -96,10 +221,10 @@ impl Hash {
 
     /// Converts to the table encoding (never the other way).
     pub fn convert_to_table(&mut self) {
-        if let Hash::Listpack(v) = self {
-            let mut t = Table::with_capacity_and_hasher(v.len(), Default::default());
-            for (f, val) in std::mem::take(v) {
-                t.insert(f, val);
+        if let Hash::Listpack(l) = self {
+            let mut t = Table::with_capacity_and_hasher(l.len, Default::default());
+            for (f, val) in l.iter() {
+                t.insert(f.into(), val.into());
             }
             *self = Hash::Table(t);
         }
@@ -127,13 +252,11 @@ impl Hash {
             self.convert_to_table();
         }
         match self {
-            Hash::Listpack(v) => {
-                if let Some(slot) = v.iter_mut().find(|(f, _)| &**f == field) {
-                    slot.1 = value.into();
+            Hash::Listpack(l) => {
+                if !l.set(field, value) {
                     return false;
                 }
-                v.push((field.into(), value.into()));
-                if v.len() > limits.max_entries {
+                if l.len > limits.max_entries {
                     self.convert_to_table();
                 }
                 true
@@ -153,13 +276,7 @@ impl Hash {
     /// Removes `field`; true if it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {
-            Hash::Listpack(v) => match v.iter().position(|(f, _)| &**f == field) {
-                Some(i) => {
-                    v.remove(i);
-                    true
-                }
-                None => false,
-            },
+            Hash::Listpack(l) => l.remove(field),
             Hash::Table(t) => {
                 let removed = t.remove(field).is_some();
                 // Redis shrinks a hash table that became mostly empty.
@@ -175,17 +292,19 @@ impl Hash {
     /// otherwise.
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
         match self {
-            Hash::Listpack(v) => Box::new(v.iter().map(|(f, v)| (&**f, &**v))),
+            Hash::Listpack(l) => Box::new(l.iter()),
             Hash::Table(t) => Box::new(t.iter().map(|(f, v)| (&**f, &**v))),
         }
     }
 
     /// Approximate heap bytes, for MEMORY USAGE.
     pub fn heap_size(&self) -> usize {
-        let pairs: usize = self.iter().map(|(f, v)| f.len() + v.len()).sum();
         match self {
-            Hash::Listpack(v) => pairs + v.capacity() * 32,
-            Hash::Table(t) => pairs + t.capacity() * 40,
+            Hash::Listpack(l) => l.buf.capacity(),
+            Hash::Table(t) => {
+                let pairs: usize = t.iter().map(|(f, v)| f.len() + v.len()).sum();
+                pairs + t.capacity() * 40
+            }
         }
     }
 }
@@ -226,5 +345,27 @@ mod tests {
         let mut h = Hash::new();
         h.convert_for_args([&b"ab"[..], &b"abcde"[..]], limits);
         assert_eq!(h.encoding_name(), "hashtable");
+    }
+
+    #[test]
+    fn listpack_buffer_handles_long_strings_and_edits() {
+        let limits = Limits {
+            max_entries: 100,
+            max_value: 1 << 20,
+        };
+        let long = vec![b'x'; 300];
+        let mut h = Hash::new();
+        h.set(b"a", &long, limits);
+        h.set(b"", b"", limits);
+        h.set(&long, b"v", limits);
+        assert_eq!(h.encoding_name(), "listpack");
+        assert_eq!(h.len(), 3);
+        assert_eq!(h.get(b"a"), Some(&long[..]));
+        assert_eq!(h.get(b""), Some(&b""[..]));
+        h.set(b"a", b"short", limits);
+        assert_eq!(h.get(&long), Some(&b"v"[..]));
+        assert!(h.remove(b""));
+        let all: Vec<_> = h.iter().map(|(f, v)| (f.len(), v.to_vec())).collect();
+        assert_eq!(all, vec![(1, b"short".to_vec()), (300, b"v".to_vec())]);
     }
 }
