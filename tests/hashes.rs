@@ -171,6 +171,33 @@ fn odd_values_and_repeated_fields() {
 }
 
 #[test]
+fn generic_commands_see_hashes() {
+    let mut p = Pair::new();
+    p.check_script(
+        r#"
+        HSET h a 1 b 2
+        TYPE h
+        OBJECT ENCODING h
+        COPY h h2
+        HGETALL h2
+        OBJECT ENCODING h2
+        HSET h2 c 3
+        HLEN h
+        RENAME h2 h3
+        HGETALL h3
+        EXISTS h2 h3
+        DBSIZE
+        MOVE h3 1
+        SELECT 1
+        HGETALL h3
+        SELECT 0
+        DEL h h3
+        EXISTS h
+        "#,
+    );
+}
+
+#[test]
 fn wrongtype_both_ways() {
     let mut p = Pair::new();
     p.check_script(
