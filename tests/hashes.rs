@@ -573,3 +573,19 @@ fn random_hash_streams_match_redis() {
         run_stream(seed, 1500);
     }
 }
+
+#[test]
+fn thresholds_from_startup_configuration() {
+    let mut p = Pair::with(&[
+        ("hash-max-ziplist-entries", "1"),
+        ("hash-max-listpack-value", "2"),
+    ]);
+    encoding_steps(
+        &mut p,
+        &[
+            &["HSET", "a", "f", "v"],
+            &["HSET", "a", "g", "v"],
+            &["HSET", "b", "f", "abc"],
+        ],
+    );
+}

@@ -398,15 +398,19 @@ fn cmd_hrandfield(ctx: &mut Ctx) -> CmdResult {
     let size = h.len();
     let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
     let count = l.unsigned_abs();
-    let picks: Vec<usize> = if count == 0 {
-        Vec::new()
+    // Indices into `pairs`: drawn one at a time while the reply is written
+    // for repeated picks (never a vector sized by the count), a sample
+    // otherwise.
+    let (n, picks): (usize, Box<dyn Iterator<Item = usize>>) = if count == 0 {
+        (0, Box::new(std::iter::empty()))
     } else if l < 0 || count == 1 {
         if count > RANDOM_REPLY_MAX {
             return Err(errors::OUT_OF_RANGE.into());
         }
-        (0..count).map(|_| fastrand::usize(..size)).collect()
+        let n = count as usize;
+        (n, Box::new((0..n).map(move |_| fastrand::usize(..size))))
     } else if count >= size as u64 {
-        (0..size).collect()
+        (size, Box::new(0..size))
     } else {
         // Partial Fisher-Yates: the first `count` slots are a uniform
         // sample; a listpack answers them in its own order.
@@ -420,16 +424,18 @@ fn cmd_hrandfield(ctx: &mut Ctx) -> CmdResult {
         if h.is_listpack() {
             idx.sort_unstable();
         }
-        idx
+        (count, Box::new(idx.into_iter()))
     };
     let mut r = ferrocache_protocol::Encoder::new(ctx.out, ctx.session.proto);
     if withvalues && !resp3 {
-        r.array(picks.len() * 2);
+        r.array(n * 2);
     } else {
-        r.array(picks.len());
+        r.array(n);
     }
     for i in picks {
-        let Some((f, v)) = pairs.get(i) else { continue };
+        // Every index is below `size`; the fallback only keeps the reply
+        // well formed.
+        let (f, v) = pairs.get(i).copied().unwrap_or((b"", b""));
         if withvalues && resp3 {
             r.array(2);
         }
