@@ -105,7 +105,7 @@ fn write_hash<R>(
             let mut h = Hash::new();
             let r = f(&mut h);
             if !h.is_empty() {
-                locked.insert(db, key, Value::Hash(Box::new(h)), None);
+                locked.insert(db, key, Value::Hash(h), None);
             }
             r
         }

@@ -39,7 +39,7 @@ impl Default for Limits {
 #[derive(Clone, Debug, Default)]
 pub struct Listpack {
     buf: Vec<u8>,
-    len: usize,
+    len: u32,
 }
 
 /// Where a pair sits in the buffer: its start, the start of the value's
@@ -166,7 +166,9 @@ type Table = HashMap<Box<[u8]>, Box<[u8]>, foldhash::fast::RandomState>;
 #[derive(Clone, Debug)]
 pub enum Hash {
     Listpack(Listpack),
-    Table(Table),
+    /// Boxed, so that a hash (and with it every [`crate::Value`]) stays
+    /// as small as a string value.
+    Table(Box<Table>),
 }
 
 impl PartialEq for Hash {
@@ -199,7 +201,7 @@ impl Hash {
 
     pub fn len(&self) -> usize {
         match self {
-            Hash::Listpack(l) => l.len,
+            Hash::Listpack(l) => l.len as usize,
             Hash::Table(t) => t.len(),
         }
     }
@@ -222,11 +224,11 @@ impl Hash {
     /// Converts to the table encoding (never the other way).
     pub fn convert_to_table(&mut self) {
         if let Hash::Listpack(l) = self {
-            let mut t = Table::with_capacity_and_hasher(l.len, Default::default());
+            let mut t = Table::with_capacity_and_hasher(l.len as usize, Default::default());
             for (f, val) in l.iter() {
                 t.insert(f.into(), val.into());
             }
-            *self = Hash::Table(t);
+            *self = Hash::Table(Box::new(t));
         }
     }
 
@@ -256,7 +258,7 @@ impl Hash {
                 if !l.set(field, value) {
                     return false;
                 }
-                if l.len > limits.max_entries {
+                if l.len as usize > limits.max_entries {
                     self.convert_to_table();
                 }
                 true
@@ -345,6 +347,15 @@ mod tests {
         let mut h = Hash::new();
         h.convert_for_args([&b"ab"[..], &b"abcde"[..]], limits);
         assert_eq!(h.encoding_name(), "hashtable");
+    }
+
+    #[test]
+    fn a_hash_value_is_no_larger_than_a_string_value() {
+        assert!(std::mem::size_of::<Hash>() <= 32);
+        assert_eq!(
+            std::mem::size_of::<crate::Value>(),
+            std::mem::size_of::<crate::StrValue>()
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub const EMBSTR_MAX: usize = 44;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
-    Hash(Box<crate::hash::Hash>),
+    Hash(crate::hash::Hash),
 }
 
 /// Redis type names as TYPE, SCAN TYPE and error messages spell them.
