@@ -172,22 +172,17 @@ fn cmd_hdel(ctx: &mut Ctx) -> CmdResult {
     let (db, key) = (ctx.db(), ctx.arg(1));
     let fields = ctx.args.get(2..).unwrap_or(&[]);
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
-    let removed = match locked.get(db, key) {
-        None => 0,
-        Some(e) => {
-            as_hash(e)?;
-            write_hash(&mut locked, db, key, |h| {
-                let mut n = 0;
-                for f in fields {
-                    n += h.remove(f) as i64;
-                    if h.is_empty() {
-                        break;
-                    }
-                }
-                Ok(n)
-            })?
+    // A missing key reads as an empty hash, which is never stored.
+    let removed = write_hash(&mut locked, db, key, |h| {
+        let mut n = 0;
+        for f in fields {
+            n += h.remove(f) as i64;
+            if h.is_empty() {
+                break;
+            }
         }
-    };
+        Ok(n)
+    })?;
     if removed > 0 {
         locked.dirty(removed as u64);
     }
