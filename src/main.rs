@@ -120,6 +120,9 @@ fn main() -> ExitCode {
             }
         };
         ferrocache_server::startup_warnings(&shared);
+        if !shared.config.get("save").unwrap_or_default().is_empty() {
+            warning!("WARNING: RDB snapshots are not implemented in this version: the 'save' rules are accepted for compatibility but nothing is written to disk.");
+        }
         notice!(
             "Running mode=standalone, port={}, worker threads={}.",
             shared.port.lock(),

@@ -155,3 +155,18 @@ fn unix_socket_serves_commands() {
     assert!(!sock.exists(), "the socket file is removed at shutdown");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Durability that does not exist yet is refused, not silently ignored.
+#[test]
+fn appendonly_is_refused_until_it_exists() {
+    let server = crate::support::ferrocache();
+    let mut c = Conn::connect(server.port());
+    assert_eq!(
+        crate::support::show(&c.cmd(&["CONFIG", "SET", "appendonly", "yes"])),
+        "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - the append-only file is not implemented in this Ferrocache version\\r\\n"
+    );
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "no"]), b"+OK\r\n");
+    let mut child = spawn(&["--port", "0", "--appendonly", "yes"]);
+    assert!(!wait_exit(&mut child).success());
+    assert!(output(&mut child).contains("append-only file is not implemented"));
+}

@@ -7,6 +7,7 @@ mod support;
 mod basics;
 mod binary;
 mod deploy;
+mod hashes;
 mod keys;
 mod lists;
 mod random;

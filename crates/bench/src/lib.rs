@@ -23,6 +23,7 @@ pub mod report;
 pub mod servers;
 
 use client::Client;
+use ferrocache_protocol::Frame;
 use loadgen::{Load, RunResult, Sample};
 use servers::{Launcher, Running};
 use std::io::{self, IsTerminal, Write};
@@ -498,18 +499,16 @@ pub fn set_mode(port: u16, mode: Mode) -> Result<(), String> {
         }
         Mode::Rdb => {
             set(&["CONFIG", "SET", "save", RDB_RULES])?;
-            let has = c
-                .info("persistence")
-                .map_err(|e| e.to_string())?
-                .iter()
-                .any(|(k, _)| k == "rdb_bgsave_in_progress");
-            if has {
-                Ok(())
-            } else {
-                Err(
-                    "CONFIG SET save was accepted but INFO persistence reports no RDB snapshots"
-                        .into(),
-                )
+            // Save rules only mean something on a server that can snapshot:
+            // it must know BGSAVE (COMMAND INFO answers null otherwise).
+            let info = c
+                .cmd(&[b"COMMAND", b"INFO", b"BGSAVE"])
+                .map_err(|e| e.to_string())?;
+            match info {
+                Frame::Array(items) if items.first().is_some_and(|f| *f != Frame::Null) => Ok(()),
+                _ => {
+                    Err("CONFIG SET save was accepted but the server has no BGSAVE command".into())
+                }
             }
         }
     }

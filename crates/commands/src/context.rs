@@ -81,6 +81,9 @@ pub struct Tuning {
     pub latency_tracking: AtomicBool,
     /// `timeout`: seconds of idleness before a client is closed (0: never).
     pub timeout_secs: AtomicI64,
+    /// `hash-max-listpack-entries` and `hash-max-listpack-value`.
+    pub hash_max_listpack_entries: AtomicU64,
+    pub hash_max_listpack_value: AtomicU64,
 }
 
 impl Tuning {
@@ -100,6 +103,20 @@ impl Tuning {
             .store(config.get_bool("latency-tracking"), r);
         self.timeout_secs
             .store(config.get_i64("timeout").unwrap_or(0), r);
+        self.hash_max_listpack_entries.store(
+            config
+                .get_i64("hash-max-listpack-entries")
+                .unwrap_or(512)
+                .max(0) as u64,
+            r,
+        );
+        self.hash_max_listpack_value.store(
+            config
+                .get_i64("hash-max-listpack-value")
+                .unwrap_or(64)
+                .max(0) as u64,
+            r,
+        );
     }
 }
 

@@ -176,3 +176,11 @@ pub const LPOS_COUNT: &str = "ERR COUNT can't be negative";
 pub const LPOS_MAXLEN: &str = "ERR MAXLEN can't be negative";
 pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
 pub const COUNT_POSITIVE: &str = "ERR count should be greater than 0";
+// Hash commands.
+pub const HASH_NOT_INTEGER: &str = "ERR hash value is not an integer";
+pub const HASH_NOT_FLOAT: &str = "ERR hash value is not a float";
+pub const NAN_OR_INFINITY: &str = "ERR value is NaN or Infinity";
+pub const OUT_OF_RANGE: &str = "ERR value is out of range";
+/// HRANDFIELD with a count of `LONG_MIN`.
+pub const HRANDFIELD_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";

@@ -326,7 +326,7 @@ fn db_index(ctx: &Ctx, n: i32) -> Result<usize, CmdError> {
 /// optional sign (a minus negates modulo 2^64), digits, and nothing after
 /// them. Redis rejects a leading space itself; the argument is read as a C
 /// string, so it ends at the first NUL byte, and an empty string is cursor 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let s = match arg.iter().position(|&b| b == 0) {
         Some(end) => &arg[..end],
         None => arg,

@@ -29,6 +29,7 @@ pub mod debug;
 pub mod dispatch;
 pub mod errors;
 pub mod generic;
+pub mod hash;
 pub mod info;
 pub mod latency;
 pub mod list;

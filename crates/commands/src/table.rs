@@ -239,6 +239,7 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::string::COMMANDS,
             crate::list::COMMANDS,
             crate::generic::COMMANDS,
+            crate::hash::COMMANDS,
             crate::client::COMMANDS,
             crate::slowlog::COMMANDS,
             crate::latency::COMMANDS,

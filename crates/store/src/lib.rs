@@ -19,11 +19,13 @@
 pub mod alloc;
 pub mod counter;
 pub mod glob;
+pub mod hash;
 mod key;
 mod keyspace;
 pub mod list;
 pub mod value;
 
+pub use hash::Hash;
 pub use keyspace::{
     lfu_decayed, lfu_log_incr, lfu_touch, lru_clock, lru_idle_ms, Entry, Keyspace,
     KeyspaceObserver, KeyspaceStats, Locked, Shard, LFU_INIT_VAL, LRU_CLOCK_MAX, SHARDS_PER_DB,

@@ -11,6 +11,7 @@ pub const EMBSTR_MAX: usize = 44;
 pub enum Value {
     Str(StrValue),
     List(Box<crate::list::List>),
+    Hash(crate::hash::Hash),
 }
 
 /// Redis type names as TYPE, SCAN TYPE and error messages spell them.
@@ -55,6 +56,7 @@ impl Value {
         match self {
             Value::Str(_) => ValueType::String,
             Value::List(_) => ValueType::List,
+            Value::Hash(_) => ValueType::Hash,
         }
     }
 
@@ -64,6 +66,7 @@ impl Value {
             Value::Str(s) => s.encoding_name(),
             // Redis 7.0 reports every list as a quicklist.
             Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding_name(),
         }
     }
 
@@ -93,6 +96,7 @@ impl Value {
         match self {
             Value::Str(s) => s.heap_size(),
             Value::List(l) => std::mem::size_of::<crate::list::List>() + l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
         }
     }
 }
