@@ -732,14 +732,19 @@ impl<'a> Locked<'a> {
         value: Value,
         expire_at: Option<u64>,
     ) -> Option<Entry> {
-        let entry = Entry {
+        let entry = self.new_entry(key, value, expire_at, false);
+        self.insert_entry(db, entry, true)
+    }
+
+    /// A new entry with a fresh access field.
+    fn new_entry(&self, key: &[u8], value: Value, expire_at: Option<u64>, copied: bool) -> Entry {
+        Entry {
             key: KeyBytes::new(key),
             value,
             expire_at: expiry_field(expire_at),
             access: self.ks.fresh_access(self.now),
-            copied: false,
-        };
-        self.insert_entry(db, entry, true)
+            copied,
+        }
     }
 
     /// Inserts `old`'s value, expiry and access history under `key` (RENAME,
@@ -762,13 +767,7 @@ impl<'a> Locked<'a> {
         value: Value,
         expire_at: Option<u64>,
     ) -> Option<Entry> {
-        let entry = Entry {
-            key: KeyBytes::new(key),
-            value,
-            expire_at: expiry_field(expire_at),
-            access: self.ks.fresh_access(self.now),
-            copied: true,
-        };
+        let entry = self.new_entry(key, value, expire_at, true);
         self.insert_entry(db, entry, false)
     }
 
