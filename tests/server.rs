@@ -817,3 +817,33 @@ fn client_flags_setinfo_and_monitor_in_list() {
     assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
     assert_eq!(mon.cmd(&["PING"]), b"+PONG\r\n");
 }
+
+/// COMMAND INFO lists ACL categories in Redis's category-table order.
+#[test]
+fn command_info_acl_categories_match_redis_order() {
+    use ferrocache_protocol::Frame;
+    let mut p = crate::support::Pair::new();
+    for name in [
+        "get",
+        "set",
+        "lpush",
+        "hset",
+        "del",
+        "incrbyfloat",
+        "config|get",
+        "ping",
+    ] {
+        let cats = |f: Frame| match f {
+            Frame::Array(mut outer) if !outer.is_empty() => match outer.swap_remove(0) {
+                Frame::Array(fields) if fields.len() > 6 => fields[6].clone(),
+                other => panic!("{name}: unexpected entry {other:?}"),
+            },
+            other => panic!("{name}: unexpected reply {other:?}"),
+        };
+        p.ours.send(&[b"COMMAND", b"INFO", name.as_bytes()]);
+        let ours = cats(p.ours.read_frame());
+        p.theirs.send(&[b"COMMAND", b"INFO", name.as_bytes()]);
+        let theirs = cats(p.theirs.read_frame());
+        assert_eq!(ours, theirs, "categories of {name}");
+    }
+}

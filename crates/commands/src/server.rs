@@ -447,8 +447,35 @@ pub fn acl_categories(c: &Command) -> Vec<&'static str> {
     if !cats.contains(&g) {
         cats.push(g);
     }
+    // Redis lists a command's categories in the order of its category table.
+    cats.sort_by_key(|c| ACL_CATEGORY_ORDER.iter().position(|o| o == c));
     cats
 }
+
+/// Redis 7.0's ACL categories, in the order COMMAND INFO lists them.
+const ACL_CATEGORY_ORDER: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
 
 fn write_command_info(r: &mut Encoder, c: &Command, parent: Option<&Command>) {
     r.array(10);
