@@ -12,5 +12,6 @@ mod keys;
 mod lists;
 mod random;
 mod readme;
+mod robustness;
 mod server;
 mod strings;
