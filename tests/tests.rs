@@ -13,4 +13,5 @@ mod lists;
 mod random;
 mod readme;
 mod server;
+mod sets;
 mod strings;

@@ -1,0 +1,219 @@
+//! The set type, with Redis 7.0's two encodings.
+//!
+//! * `Ints`: a sorted vector of integers (Redis's `intset`), used while
+//!   every member is an integer in Redis's strict syntax and the set holds
+//!   at most `set-max-intset-entries` members. Iteration is ascending, which
+//!   is the order Redis answers SMEMBERS of an intset in.
+//! * `Table`: a hash set of byte strings (`hashtable`), once a non-integer
+//!   member arrives or the set outgrows the limit. As in Redis, a set never
+//!   converts back.
+//!
+//! The threshold is passed in by the caller; the store reads no
+//! configuration.
+
+use crate::value::{fmt_int, parse_int_exact};
+use bytes::Bytes;
+use hashbrown::HashSet;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Set {
+    Ints(Vec<i64>),
+    Table(HashSet<Bytes>),
+}
+
+impl Default for Set {
+    fn default() -> Self {
+        Set::Ints(Vec::new())
+    }
+}
+
+fn int_bytes(n: i64) -> Bytes {
+    let mut buf = [0u8; 20];
+    Bytes::copy_from_slice(fmt_int(n, &mut buf))
+}
+
+impl Set {
+    pub fn new() -> Set {
+        Set::default()
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Set::Ints(v) => v.len(),
+            Set::Table(t) => t.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn is_intset(&self) -> bool {
+        matches!(self, Set::Ints(_))
+    }
+
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            Set::Ints(_) => "intset",
+            Set::Table(_) => "hashtable",
+        }
+    }
+
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Set::Ints(v) => v.capacity() * 8,
+            Set::Table(t) => t
+                .iter()
+                .map(|m| m.len() + std::mem::size_of::<Bytes>() + 1)
+                .sum(),
+        }
+    }
+
+    pub fn contains(&self, member: &[u8]) -> bool {
+        match self {
+            Set::Ints(v) => parse_int_exact(member).is_some_and(|n| v.binary_search(&n).is_ok()),
+            Set::Table(t) => t.contains(member),
+        }
+    }
+
+    fn convert_to_table(&mut self) {
+        if let Set::Ints(v) = self {
+            let t: HashSet<Bytes> = v.iter().map(|&n| int_bytes(n)).collect();
+            *self = Set::Table(t);
+        }
+    }
+
+    /// Adds `member`; true if it was new. Converts to a table on a
+    /// non-integer member or when the intset would pass `max_intset`.
+    pub fn add(&mut self, member: &[u8], max_intset: usize) -> bool {
+        if let Set::Ints(v) = self {
+            match parse_int_exact(member) {
+                Some(n) => {
+                    let Err(at) = v.binary_search(&n) else {
+                        return false;
+                    };
+                    v.insert(at, n);
+                    if v.len() > max_intset {
+                        self.convert_to_table();
+                    }
+                    return true;
+                }
+                None => self.convert_to_table(),
+            }
+        }
+        match self {
+            Set::Table(t) => {
+                if t.contains(member) {
+                    false
+                } else {
+                    t.insert(Bytes::copy_from_slice(member))
+                }
+            }
+            Set::Ints(_) => false,
+        }
+    }
+
+    /// Removes `member`; true if it was present.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match self {
+            Set::Ints(v) => match parse_int_exact(member).map(|n| v.binary_search(&n)) {
+                Some(Ok(i)) => {
+                    v.remove(i);
+                    true
+                }
+                _ => false,
+            },
+            Set::Table(t) => t.remove(member),
+        }
+    }
+
+    /// Members in the set's order (ascending for an intset).
+    pub fn members(&self) -> Vec<Bytes> {
+        match self {
+            Set::Ints(v) => v.iter().map(|&n| int_bytes(n)).collect(),
+            Set::Table(t) => t.iter().cloned().collect(),
+        }
+    }
+
+    /// Calls `f` on each member in the set's order, without allocating for
+    /// table members.
+    pub fn for_each(&self, mut f: impl FnMut(&[u8])) {
+        match self {
+            Set::Ints(v) => {
+                let mut buf = [0u8; 20];
+                for &n in v {
+                    f(fmt_int(n, &mut buf));
+                }
+            }
+            Set::Table(t) => t.iter().for_each(|m| f(m)),
+        }
+    }
+
+    /// The member at position `i` of the set's order.
+    pub fn nth(&self, i: usize) -> Option<Bytes> {
+        match self {
+            Set::Ints(v) => v.get(i).map(|&n| int_bytes(n)),
+            Set::Table(t) => t.iter().nth(i).cloned(),
+        }
+    }
+
+    /// A uniformly chosen member.
+    pub fn random(&self) -> Option<Bytes> {
+        if self.is_empty() {
+            return None;
+        }
+        self.nth(fastrand::usize(..self.len()))
+    }
+
+    /// Removes and returns a uniformly chosen member.
+    pub fn pop(&mut self) -> Option<Bytes> {
+        let m = self.random()?;
+        self.remove(&m);
+        Some(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intset_converts_on_string_and_on_size() {
+        let mut s = Set::new();
+        assert!(s.add(b"3", 4));
+        assert!(s.add(b"-1", 4));
+        assert!(!s.add(b"3", 4));
+        assert_eq!(s.members(), vec![Bytes::from("-1"), Bytes::from("3")]);
+        assert_eq!(s.encoding_name(), "intset");
+        assert!(s.add(b"03", 4));
+        assert_eq!(s.encoding_name(), "hashtable");
+        assert!(s.contains(b"3") && s.contains(b"03") && !s.contains(b"4"));
+        let mut s = Set::new();
+        for i in 0..4 {
+            s.add(i.to_string().as_bytes(), 4);
+        }
+        assert!(s.is_intset());
+        s.add(b"9", 4);
+        assert!(!s.is_intset());
+        assert_eq!(s.len(), 5);
+        assert!(s.remove(b"9") && !s.remove(b"9"));
+        assert!(!s.is_intset());
+    }
+
+    #[test]
+    fn pop_empties() {
+        let mut s = Set::new();
+        for m in ["a", "1", "2"] {
+            s.add(m.as_bytes(), 512);
+        }
+        let mut seen = Vec::new();
+        while let Some(m) = s.pop() {
+            seen.push(m);
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![Bytes::from("1"), Bytes::from("2"), Bytes::from("a")]
+        );
+    }
+}
