@@ -362,8 +362,13 @@ enum Op {
 
 /// Computes `op` over the sets at `keys` (missing keys are empty sets),
 /// after checking every key's type. Members come in the order Redis
-/// produces them for an intset-only input: an intersection follows the
-/// smallest set, the others are built into a set whose order is used.
+/// produces them: an intersection follows the smallest set (ascending when
+/// that is an intset), a union or difference is built into a set whose
+/// order is used. `limit` (non-zero) caps an intersection's size.
+///
+/// Lookups need the lock mutably (lazy expiry), so the sets are visited
+/// one at a time; only the smallest set (intersection) or the result is
+/// copied.
 fn compute(
     locked: &mut Locked<'_>,
     db: usize,
@@ -372,59 +377,72 @@ fn compute(
     limit: usize,
     max: usize,
 ) -> Result<Vec<Bytes>, CmdError> {
-    // Each set is copied out: lookups need the lock mutably (lazy expiry),
-    // so references to several entries cannot be held at once.
-    let mut owned: Vec<Option<Set>> = Vec::with_capacity(keys.len());
+    let mut sizes: Vec<Option<usize>> = Vec::with_capacity(keys.len());
     for k in keys {
-        owned.push(match locked.get(db, k) {
-            Some(e) => Some(as_set(&e.value)?.clone()),
+        sizes.push(match locked.get(db, k) {
+            Some(e) => Some(as_set(&e.value)?.len()),
             None => None,
         });
     }
-    Ok(combine(&owned, op, limit, max))
-}
-
-fn combine(sets: &[Option<Set>], op: Op, limit: usize, max: usize) -> Vec<Bytes> {
-    match op {
+    Ok(match op {
         Op::Inter => {
-            if sets.iter().any(|s| s.is_none()) {
-                return Vec::new();
+            if sizes.iter().any(Option::is_none) {
+                return Ok(Vec::new());
             }
-            let mut all: Vec<&Set> = sets.iter().flatten().collect();
-            all.sort_by_key(|s| s.len());
-            let Some((first, rest)) = all.split_first() else {
-                return Vec::new();
+            // The first smallest set leads, as a stable sort picks it.
+            let Some(lead) = (0..keys.len()).min_by_key(|&i| sizes[i]) else {
+                return Ok(Vec::new());
             };
-            let mut out = Vec::new();
-            first.for_each(|m| {
-                if (limit == 0 || out.len() < limit) && rest.iter().all(|s| s.contains(m)) {
-                    out.push(Bytes::copy_from_slice(m));
+            let mut out = set_at(locked, db, keys, lead).map_or_else(Vec::new, |s| s.members());
+            for i in (0..keys.len()).filter(|&i| i != lead) {
+                if out.is_empty() {
+                    break;
                 }
-            });
+                if let Some(s) = set_at(locked, db, keys, i) {
+                    out.retain(|m| s.contains(m));
+                }
+            }
+            if limit > 0 {
+                out.truncate(limit);
+            }
             out
         }
         Op::Union => {
             let mut acc = Set::new();
-            for s in sets.iter().flatten() {
-                s.for_each(|m| {
-                    acc.add(m, max);
-                });
+            for i in 0..keys.len() {
+                if let Some(s) = set_at(locked, db, keys, i) {
+                    s.for_each(|m| {
+                        acc.add(m, max);
+                    });
+                }
             }
             acc.members()
         }
         Op::Diff => {
-            let Some(Some(first)) = sets.first() else {
-                return Vec::new();
-            };
-            let mut acc = Set::new();
-            first.for_each(|m| {
-                if !sets[1..].iter().flatten().any(|s| s.contains(m)) {
-                    acc.add(m, max);
+            // Members of the first set found in no other, added in turn to
+            // the result as Redis does (so its encoding and order follow).
+            let mut rest = set_at(locked, db, keys, 0).map_or_else(Vec::new, |s| s.members());
+            for i in 1..keys.len() {
+                if rest.is_empty() {
+                    break;
                 }
-            });
+                if let Some(s) = set_at(locked, db, keys, i) {
+                    rest.retain(|m| !s.contains(m));
+                }
+            }
+            let mut acc = Set::new();
+            for m in &rest {
+                acc.add(m, max);
+            }
             acc.members()
         }
-    }
+    })
+}
+
+/// The set at `keys[i]`, if that key holds one.
+fn set_at<'l>(locked: &'l mut Locked<'_>, db: usize, keys: &[Bytes], i: usize) -> Option<&'l Set> {
+    let k = keys.get(i)?;
+    locked.get(db, k).and_then(|e| as_set(&e.value).ok())
 }
 
 fn reply_generic(ctx: &mut Ctx, op: Op) -> CmdResult {

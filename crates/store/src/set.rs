@@ -4,21 +4,82 @@
 //!   every member is an integer in Redis's strict syntax and the set holds
 //!   at most `set-max-intset-entries` members. Iteration is ascending, which
 //!   is the order Redis answers SMEMBERS of an intset in.
-//! * `Table`: a hash set of byte strings (`hashtable`), once a non-integer
+//! * `Table`: a hash table of byte strings (`hashtable`), once a non-integer
 //!   member arrives or the set outgrows the limit. As in Redis, a set never
-//!   converts back.
+//!   converts back. Members also sit in a vector (the table maps each to its
+//!   slot), so a random member costs O(1) for SPOP and SRANDMEMBER.
 //!
 //! The threshold is passed in by the caller; the store reads no
 //! configuration.
 
 use crate::value::{fmt_int, parse_int_exact};
 use bytes::Bytes;
-use hashbrown::HashSet;
+use hashbrown::HashMap;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Set {
     Ints(Vec<i64>),
-    Table(HashSet<Bytes>),
+    Table(Table),
+}
+
+/// The general encoding: members in a vector, each mapped to its slot.
+/// Removal swaps the last member into the freed slot.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    items: Vec<Bytes>,
+    slots: HashMap<Bytes, usize>,
+}
+
+impl PartialEq for Table {
+    fn eq(&self, other: &Table) -> bool {
+        self.len() == other.len() && self.items.iter().all(|m| other.contains(m))
+    }
+}
+
+impl Table {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn contains(&self, m: &[u8]) -> bool {
+        self.slots.contains_key(m)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Bytes> {
+        self.items.iter()
+    }
+
+    fn insert(&mut self, m: &[u8]) -> bool {
+        if self.slots.contains_key(m) {
+            return false;
+        }
+        let b = Bytes::copy_from_slice(m);
+        self.slots.insert(b.clone(), self.items.len());
+        self.items.push(b);
+        true
+    }
+
+    fn remove(&mut self, m: &[u8]) -> bool {
+        let Some(i) = self.slots.remove(m) else {
+            return false;
+        };
+        self.items.swap_remove(i);
+        if let Some(moved) = self.items.get(i) {
+            if let Some(slot) = self.slots.get_mut(moved) {
+                *slot = i;
+            }
+        }
+        true
+    }
+
+    fn heap_size(&self) -> usize {
+        let per = std::mem::size_of::<Bytes>() * 2 + std::mem::size_of::<usize>() + 1;
+        self.items.iter().map(|m| m.len() + per).sum()
+    }
 }
 
 impl Default for Set {
@@ -62,10 +123,7 @@ impl Set {
     pub fn heap_size(&self) -> usize {
         match self {
             Set::Ints(v) => v.capacity() * 8,
-            Set::Table(t) => t
-                .iter()
-                .map(|m| m.len() + std::mem::size_of::<Bytes>() + 1)
-                .sum(),
+            Set::Table(t) => t.heap_size(),
         }
     }
 
@@ -78,7 +136,10 @@ impl Set {
 
     fn convert_to_table(&mut self) {
         if let Set::Ints(v) = self {
-            let t: HashSet<Bytes> = v.iter().map(|&n| int_bytes(n)).collect();
+            let mut t = Table::default();
+            for &n in v.iter() {
+                t.insert(&int_bytes(n));
+            }
             *self = Set::Table(t);
         }
     }
@@ -102,13 +163,7 @@ impl Set {
             }
         }
         match self {
-            Set::Table(t) => {
-                if t.contains(member) {
-                    false
-                } else {
-                    t.insert(Bytes::copy_from_slice(member))
-                }
-            }
+            Set::Table(t) => t.insert(member),
             Set::Ints(_) => false,
         }
     }
@@ -131,7 +186,7 @@ impl Set {
     pub fn members(&self) -> Vec<Bytes> {
         match self {
             Set::Ints(v) => v.iter().map(|&n| int_bytes(n)).collect(),
-            Set::Table(t) => t.iter().cloned().collect(),
+            Set::Table(t) => t.items.clone(),
         }
     }
 
@@ -153,7 +208,7 @@ impl Set {
     pub fn nth(&self, i: usize) -> Option<Bytes> {
         match self {
             Set::Ints(v) => v.get(i).map(|&n| int_bytes(n)),
-            Set::Table(t) => t.iter().nth(i).cloned(),
+            Set::Table(t) => t.items.get(i).cloned(),
         }
     }
 
