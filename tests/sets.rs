@@ -213,6 +213,14 @@ fn encoding_follows_redis_thresholds() {
         OBJECT ENCODING m
         SMOVE x m2 1
         OBJECT ENCODING m2
+        CONFIG SET set-max-intset-entries 0
+        SADD zero 1
+        OBJECT ENCODING zero
+        SMOVE x zero0 2
+        OBJECT ENCODING zero0
+        SUNIONSTORE zero1 x
+        OBJECT ENCODING zero1
+        CONFIG GET set-max-intset-entries
         CONFIG SET set-max-intset-entries 512
         SUNIONSTORE big x
         OBJECT ENCODING big
@@ -468,4 +476,32 @@ fn random_string_members_compare_as_sets() {
         assert_eq!(head(&ours), head(&theirs), "{c:?}");
         assert_eq!(sorted_lines(&ours), sorted_lines(&theirs), "{c:?}");
     }
+}
+
+#[test]
+fn generic_commands_see_sets() {
+    let mut p = Pair::new();
+    p.check_script(
+        r#"
+        SADD s 1 2 3
+        SADD h a b
+        TYPE s
+        TYPE h
+        OBJECT ENCODING h
+        COPY s s2
+        SMEMBERS s2
+        OBJECT ENCODING s2
+        RENAME s2 s3
+        SMEMBERS s3
+        EXISTS s2
+        EXPIRE s3 100
+        SADD s3 4
+        TTL s3
+        DEL s3
+        SCARD s3
+        "#,
+    );
+    p.check(&["SET", "str", "x"]);
+    let (ours, theirs) = p.both(&["SCAN", "0", "TYPE", "set", "COUNT", "1000"]);
+    assert_eq!(sorted_lines(&ours), sorted_lines(&theirs));
 }

@@ -271,4 +271,29 @@ mod tests {
             vec![Bytes::from("1"), Bytes::from("2"), Bytes::from("a")]
         );
     }
+
+    #[test]
+    fn table_matches_a_model_under_random_edits() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let mut s = Set::new();
+        let mut model = std::collections::BTreeSet::new();
+        for _ in 0..5000 {
+            let m = format!("{}{}", if rng.bool() { "x" } else { "" }, rng.u8(0..50));
+            match rng.u8(0..3) {
+                0 | 1 => assert_eq!(s.add(m.as_bytes(), 8), model.insert(m.clone())),
+                _ => assert_eq!(s.remove(m.as_bytes()), model.remove(&m)),
+            }
+            assert_eq!(s.len(), model.len());
+        }
+        let mut got: Vec<String> = s
+            .members()
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        got.sort();
+        assert_eq!(got, model.into_iter().collect::<Vec<_>>());
+        for m in s.members() {
+            assert!(s.contains(&m));
+        }
+    }
 }
