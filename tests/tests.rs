@@ -14,4 +14,5 @@ mod random;
 mod readme;
 mod robustness;
 mod server;
+mod sets;
 mod strings;

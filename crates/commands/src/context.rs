@@ -84,6 +84,8 @@ pub struct Tuning {
     /// `hash-max-listpack-entries` and `hash-max-listpack-value`.
     pub hash_max_listpack_entries: AtomicU64,
     pub hash_max_listpack_value: AtomicU64,
+    /// `set-max-intset-entries`.
+    pub set_max_intset_entries: AtomicU64,
 }
 
 impl Tuning {
@@ -114,6 +116,13 @@ impl Tuning {
             config
                 .get_i64("hash-max-listpack-value")
                 .unwrap_or(64)
+                .max(0) as u64,
+            r,
+        );
+        self.set_max_intset_entries.store(
+            config
+                .get_i64("set-max-intset-entries")
+                .unwrap_or(512)
                 .max(0) as u64,
             r,
         );

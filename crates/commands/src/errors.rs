@@ -184,3 +184,7 @@ pub const OUT_OF_RANGE: &str = "ERR value is out of range";
 /// HRANDFIELD with a count of `LONG_MIN`.
 pub const HRANDFIELD_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+
+// Sets.
+pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";

@@ -240,6 +240,7 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::list::COMMANDS,
             crate::generic::COMMANDS,
             crate::hash::COMMANDS,
+            crate::set::COMMANDS,
             crate::client::COMMANDS,
             crate::slowlog::COMMANDS,
             crate::latency::COMMANDS,

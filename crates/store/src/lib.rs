@@ -23,6 +23,7 @@ pub mod hash;
 mod key;
 mod keyspace;
 pub mod list;
+pub mod set;
 pub mod value;
 
 pub use hash::Hash;
@@ -30,4 +31,5 @@ pub use keyspace::{
     lfu_decayed, lfu_log_incr, lfu_touch, lru_clock, lru_idle_ms, Entry, Keyspace,
     KeyspaceObserver, KeyspaceStats, Locked, Shard, LFU_INIT_VAL, LRU_CLOCK_MAX, SHARDS_PER_DB,
 };
+pub use set::Set;
 pub use value::{StrValue, Value, ValueType};

@@ -12,6 +12,7 @@ pub enum Value {
     Str(StrValue),
     List(Box<crate::list::List>),
     Hash(crate::hash::Hash),
+    Set(Box<crate::set::Set>),
 }
 
 /// Redis type names as TYPE, SCAN TYPE and error messages spell them.
@@ -57,6 +58,7 @@ impl Value {
             Value::Str(_) => ValueType::String,
             Value::List(_) => ValueType::List,
             Value::Hash(_) => ValueType::Hash,
+            Value::Set(_) => ValueType::Set,
         }
     }
 
@@ -67,6 +69,7 @@ impl Value {
             // Redis 7.0 reports every list as a quicklist.
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding_name(),
+            Value::Set(s) => s.encoding_name(),
         }
     }
 
@@ -97,6 +100,7 @@ impl Value {
             Value::Str(s) => s.heap_size(),
             Value::List(l) => std::mem::size_of::<crate::list::List>() + l.heap_size(),
             Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => std::mem::size_of::<crate::set::Set>() + s.heap_size(),
         }
     }
 }
