@@ -132,6 +132,10 @@ fn random_arguments_never_break_a_connection() {
                         .collect::<Vec<_>>()
                 );
                 sent += 1;
+                if cmd.name == "multi" {
+                    // Leave the transaction, or the setup commands queue.
+                    c.cmd(&["DISCARD"]);
+                }
             }
         }
         assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n", "after {}", cmd.name);

@@ -16,3 +16,4 @@ mod robustness;
 mod server;
 mod sets;
 mod strings;
+mod transactions;

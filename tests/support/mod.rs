@@ -284,4 +284,32 @@ impl Pair {
     pub fn both(&mut self, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
         (self.ours.cmd(args), self.theirs.cmd(args))
     }
+
+    /// One more connection to each server, for tests with several clients.
+    pub fn link(&self) -> Link {
+        Link {
+            ours: Conn::connect(self.fc.port()),
+            theirs: Conn::connect(self.redis.port),
+        }
+    }
+}
+
+/// A further client of both servers of a [`Pair`].
+pub struct Link {
+    pub ours: Conn,
+    pub theirs: Conn,
+}
+
+impl Link {
+    /// Runs `args` on both and asserts the reply bytes are identical.
+    pub fn check(&mut self, args: &[&str]) -> Vec<u8> {
+        let theirs = self.theirs.cmd(args);
+        let ours = self.ours.cmd(args);
+        assert_eq!(
+            show(&ours),
+            show(&theirs),
+            "reply differs for {args:?} on a second client (left: ferrocache, right: redis)"
+        );
+        ours
+    }
 }

@@ -208,12 +208,17 @@ pub fn describe(h: &ClientHandle, out: &mut String) {
     if h.is_monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
+    let multi = h.multi.load(Ordering::Relaxed);
+    if multi >= 0 {
+        flags.push('x');
+    }
     if h.is_unix {
         flags.push('U');
     }
     if h.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
     }
+
     if flags.is_empty() {
         flags.push('N');
     }
@@ -227,7 +232,7 @@ pub fn describe(h: &ClientHandle, out: &mut String) {
     let obuf = h.obuf.load(Ordering::Relaxed);
     let _ = writeln!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
         h.id,
         h.addr,
         h.laddr,
@@ -237,6 +242,7 @@ pub fn describe(h: &ClientHandle, out: &mut String) {
         h.idle_secs(),
         flags,
         h.db.load(Ordering::Relaxed),
+        multi,
         qbuf,
         16384usize.saturating_sub(qbuf),
         obuf,

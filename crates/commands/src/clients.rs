@@ -33,6 +33,8 @@ pub struct ClientHandle {
     pub obuf: AtomicUsize,
     pub is_monitor: AtomicBool,
     pub no_evict: AtomicBool,
+    /// Commands queued in MULTI, -1 outside a transaction (CLIENT LIST).
+    pub multi: std::sync::atomic::AtomicI64,
     pub is_unix: bool,
 }
 
@@ -58,6 +60,7 @@ impl ClientHandle {
             obuf: AtomicUsize::new(0),
             is_monitor: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
+            multi: std::sync::atomic::AtomicI64::new(-1),
             is_unix,
         }
     }

@@ -85,6 +85,7 @@ pub static COMMANDS: &[Command] = &[
 /// replies on, RESP2, not a monitor, and unauthenticated when a password is
 /// required).
 fn cmd_reset(ctx: &mut Ctx) -> CmdResult {
+    crate::multi::on_disconnect(ctx.shared, ctx.session);
     let s = &mut *ctx.session;
     s.select(0);
     *s.handle.name.lock() = None;

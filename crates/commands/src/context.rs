@@ -69,6 +69,8 @@ pub struct Shared {
     pub replid2: parking_lot::Mutex<String>,
     /// Highest `used_memory` seen, for INFO memory.
     pub peak_memory: AtomicU64,
+    /// Shared by every command, exclusive for EXEC (see [`crate::multi`]).
+    pub gate: crate::multi::ExecGate,
 }
 
 /// Parameters read on every command, kept in atomics so that dispatch does
@@ -206,6 +208,7 @@ impl Shared {
             replid: parking_lot::Mutex::new(random_hex40()),
             replid2: parking_lot::Mutex::new("0".repeat(40)),
             peak_memory: AtomicU64::new(0),
+            gate: crate::multi::ExecGate::default(),
         });
         shared.apply_config();
         resync_clock();
@@ -259,6 +262,12 @@ pub struct Session {
     pub monitor: bool,
     /// Lines fed to this connection while it is a MONITOR.
     pub monitor_rx: Option<tokio::sync::mpsc::Receiver<Bytes>>,
+    /// Commands queued since MULTI.
+    pub multi: Option<crate::multi::MultiState>,
+    /// WATCHed keys.
+    pub watch: crate::multi::WatchState,
+    /// Set while EXEC runs the queued commands: the time they all see.
+    pub in_exec: Option<u64>,
 }
 
 impl Session {
@@ -273,6 +282,9 @@ impl Session {
             close_after_reply: false,
             monitor: false,
             monitor_rx: None,
+            multi: None,
+            watch: Default::default(),
+            in_exec: None,
         }
     }
 

@@ -40,23 +40,33 @@ pub fn execute(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut
     }
 }
 
+/// Refuses a request before it runs. Inside MULTI this also dooms the
+/// transaction: EXEC will answer EXECABORT.
+fn refuse(shared: &Shared, session: &mut Session, out: &mut BytesMut, msg: &str) {
+    if let Some(m) = session.multi.as_mut() {
+        m.aborted = true;
+    }
+    reject(shared, session, out, msg);
+}
+
 fn reject(shared: &Shared, session: &Session, out: &mut BytesMut, msg: &str) {
     Encoder::new(out, session.proto).error(msg);
     let code = msg.split(' ').next().unwrap_or("ERR");
     shared.stats.record_error(code);
 }
 
-fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut BytesMut) {
+/// Runs one command (EXEC also calls this for each queued command).
+pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut BytesMut) {
     let (cmd, parent) = match resolve(args) {
         Resolved::Found { cmd, parent } => (cmd, parent),
-        Resolved::Unknown(msg) => return reject(shared, session, out, &msg),
+        Resolved::Unknown(msg) => return refuse(shared, session, out, &msg),
         Resolved::WrongArity(msg) => {
             if let Some(c) = args.first().and_then(|n| crate::table::lookup(n)) {
                 if let Some(s) = shared.stats.cmd(c.name) {
                     s.rejected.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            return reject(shared, session, out, &msg);
+            return refuse(shared, session, out, &msg);
         }
     };
     let name = if parent.is_some() {
@@ -69,16 +79,26 @@ fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut BytesMu
         if let Some(s) = stat {
             s.rejected.fetch_add(1, Ordering::Relaxed);
         }
-        return reject(shared, session, out, errors::NOAUTH);
+        return refuse(shared, session, out, errors::NOAUTH);
     }
     let started = Instant::now();
     session.handle.touch(cmd, parent, started);
+    let top = parent.unwrap_or(cmd);
+    if session.multi.is_some() && !crate::multi::runs_inside_multi(top.name) {
+        return queue(shared, session, cmd, args, out);
+    }
+    // EXEC takes the gate exclusively itself, and the commands it runs are
+    // already covered by that.
+    let _gate = (session.in_exec.is_none() && top.name != "exec").then(|| shared.gate.shared());
+    let now_ms = session
+        .in_exec
+        .unwrap_or_else(|| crate::context::unix_ms_at(started));
     let mut ctx = Ctx {
         shared,
         session,
         args,
         out,
-        now_ms: crate::context::unix_ms_at(started),
+        now_ms,
     };
     let result = (cmd.handler)(&mut ctx);
     let usec = started.elapsed().as_micros() as u64;
@@ -103,4 +123,26 @@ fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut BytesMu
         }
         reject(shared, session, out, &msg);
     }
+}
+
+/// Queues a command sent inside MULTI, after the checks Redis makes at
+/// queue time.
+fn queue(
+    shared: &Shared,
+    session: &mut Session,
+    cmd: &'static crate::table::Command,
+    args: &[Bytes],
+    out: &mut BytesMut,
+) {
+    if cmd.has(flags::NO_MULTI) {
+        return refuse(shared, session, out, errors::NOT_IN_MULTI);
+    }
+    if let Some(m) = session.multi.as_mut() {
+        m.queue.push(args.to_vec());
+        session
+            .handle
+            .multi
+            .store(m.queue.len() as i64, Ordering::Relaxed);
+    }
+    Encoder::new(out, session.proto).simple("QUEUED");
 }

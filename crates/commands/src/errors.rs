@@ -188,3 +188,12 @@ pub const HRANDFIELD_RANGE: &str =
 // Sets.
 pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
 pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
+
+// Transactions.
+pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
+pub const WATCH_INSIDE_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
+pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
+pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
+pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+pub const MONITOR_IN_EXEC: &str = "ERR MONITOR isn't allowed for DENY BLOCKING client";

@@ -34,6 +34,7 @@ pub mod info;
 pub mod latency;
 pub mod list;
 pub mod monitor;
+pub mod multi;
 pub mod server;
 pub mod set;
 pub mod slowlog;

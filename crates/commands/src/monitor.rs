@@ -138,6 +138,9 @@ pub fn feed(shared: &Shared, session: &Session, args: &[Bytes]) {
 }
 
 fn cmd_monitor(ctx: &mut Ctx) -> CmdResult {
+    if ctx.session.in_exec.is_some() {
+        return Err(crate::errors::MONITOR_IN_EXEC.into());
+    }
     if ctx.session.monitor {
         return Ok(());
     }

@@ -241,6 +241,7 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::generic::COMMANDS,
             crate::hash::COMMANDS,
             crate::set::COMMANDS,
+            crate::multi::COMMANDS,
             crate::client::COMMANDS,
             crate::slowlog::COMMANDS,
             crate::latency::COMMANDS,

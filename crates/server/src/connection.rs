@@ -160,6 +160,7 @@ where
     if session.monitor {
         shared.monitors.remove(handle.id);
     }
+    ferrocache_commands::multi::on_disconnect(&shared, &mut session);
     shared.clients.unregister(handle.id);
 }
 

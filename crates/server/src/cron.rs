@@ -43,10 +43,13 @@ fn active_expire(shared: &Shared, budget: Duration) {
         .clamp(1, 10) as usize;
     for db in 0..shared.ks.databases() {
         loop {
+            // Never between two commands of a transaction.
+            let gate = shared.gate.shared();
             let (sampled, expired) =
                 shared
                     .ks
                     .active_expire_db(db, BUCKETS_PER_PASS * effort, unix_ms());
+            drop(gate);
             // Stop when few of the sampled keys were stale, or out of time.
             if sampled == 0 || expired * 10 <= sampled || started.elapsed() >= budget {
                 break;

@@ -23,6 +23,7 @@ use crate::counter::Counter;
 use crate::glob::glob_match;
 use crate::key::KeyBytes;
 use crate::value::{Value, ValueType};
+use crate::watch::Watches;
 use bytes::Bytes;
 use hashbrown::HashTable;
 use parking_lot::{Mutex, MutexGuard};
@@ -250,6 +251,8 @@ pub struct Keyspace {
     replica_expiry: AtomicBool,
     observer: parking_lot::RwLock<Option<Arc<dyn KeyspaceObserver>>>,
     access: AccessPolicy,
+    /// WATCHed keys; raised by the guards and by expiry, flush and swap.
+    pub watches: Watches,
 }
 
 impl Keyspace {
@@ -266,6 +269,7 @@ impl Keyspace {
             replica_expiry: AtomicBool::new(false),
             observer: parking_lot::RwLock::new(None),
             access: AccessPolicy::default(),
+            watches: Watches::default(),
         }
     }
 
@@ -351,11 +355,7 @@ impl Keyspace {
     /// Locks the shard holding one key.
     pub fn lock(&self, db: usize, key: &[u8], now_ms: u64) -> Locked<'_> {
         let idx = self.shard_of(db, key);
-        Locked {
-            ks: self,
-            now: now_ms,
-            guards: Guards::One(idx, self.shards[idx].lock()),
-        }
+        Locked::new(self, now_ms, Guards::One(idx, self.shards[idx].lock()))
     }
 
     /// Locks every shard holding one of `keys` (pairs of database and key), in
@@ -389,11 +389,7 @@ impl Keyspace {
         } else {
             Guards::Many(idx.iter().map(|&i| (i, self.shards[i].lock())).collect())
         };
-        Locked {
-            ks: self,
-            now: now_ms,
-            guards,
-        }
+        Locked::new(self, now_ms, guards)
     }
 
     /// Locks one shard by its index within `db` (0..SHARDS_PER_DB), for
@@ -425,6 +421,7 @@ impl Keyspace {
     /// FLUSHDB ASYNC).
     pub fn flush_db(&self, db: usize) -> Vec<Shard> {
         let mut locked = self.lock_dbs(&[db], 0);
+        locked.touch_watched_in(db, db);
         locked.take_all()
     }
 
@@ -432,6 +429,9 @@ impl Keyspace {
     pub fn flush_all(&self) -> Vec<Shard> {
         let all: Vec<usize> = (0..self.dbs).collect();
         let mut locked = self.lock_dbs(&all, 0);
+        for db in all {
+            locked.touch_watched_in(db, db);
+        }
         locked.take_all()
     }
 
@@ -441,6 +441,8 @@ impl Keyspace {
             return;
         }
         let mut locked = self.lock_dbs(&[a, b], 0);
+        locked.touch_watched_in(a, b);
+        locked.touch_watched_in(b, a);
         if let Guards::Many(guards) = &mut locked.guards {
             let (lo, hi) = (a.min(b), a.max(b));
             let lo_start = guards
@@ -532,11 +534,7 @@ impl Keyspace {
         let start = fastrand::usize(..SHARDS_PER_DB);
         for i in 0..SHARDS_PER_DB {
             let idx = db * SHARDS_PER_DB + (start + i) % SHARDS_PER_DB;
-            let mut locked = Locked {
-                ks: self,
-                now: now_ms,
-                guards: Guards::One(idx, self.shards[idx].lock()),
-            };
+            let mut locked = Locked::new(self, now_ms, Guards::One(idx, self.shards[idx].lock()));
             // Expired keys met on the way are reclaimed, as Redis does.
             for _ in 0..100 {
                 let Some(key) =
@@ -602,6 +600,9 @@ impl Keyspace {
         self.stats
             .expired_keys
             .fetch_add(keys.len() as u64, Ordering::Relaxed);
+        for k in keys.iter() {
+            self.watches.touch(db, k);
+        }
         if let Some(obs) = self.observer.read().as_ref() {
             for k in keys.iter() {
                 obs.expired(db, k);
@@ -641,9 +642,68 @@ pub struct Locked<'a> {
     ks: &'a Keyspace,
     now: u64,
     guards: Guards<'a>,
+    /// Someone WATCHes a key: note the keys written through this guard.
+    track: bool,
+    written: Vec<(usize, Bytes)>,
+    /// `dirty` was called with a non-zero count: the noted keys changed.
+    changed: std::cell::Cell<bool>,
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        if self.changed.get() {
+            for (db, key) in &self.written {
+                self.ks.watches.touch(*db, key);
+            }
+        }
+    }
 }
 
 impl<'a> Locked<'a> {
+    /// Reads the watch flag only once the shards are held (see
+    /// [`crate::watch`] for why that order matters).
+    fn new(ks: &'a Keyspace, now: u64, guards: Guards<'a>) -> Locked<'a> {
+        Locked {
+            ks,
+            now,
+            guards,
+            track: ks.watches.active(),
+            written: Vec::new(),
+            changed: std::cell::Cell::new(false),
+        }
+    }
+
+    #[inline]
+    fn note_write(&mut self, db: usize, key: &[u8]) {
+        if self.track {
+            self.written.push((db, Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// Raises the WATCH flags on keys of `db` that exist (and have not
+    /// expired) in `db` or in `other` (FLUSHDB, FLUSHALL, SWAPDB).
+    fn touch_watched_in(&mut self, db: usize, other: usize) {
+        if !self.ks.watches.active() {
+            return;
+        }
+        for key in self.ks.watches.keys_of(db) {
+            if self.exists_raw(db, &key) || self.exists_raw(other, &key) {
+                self.ks.watches.touch(db, &key);
+            }
+        }
+    }
+
+    /// True if a live entry for `key` is present; removes nothing.
+    fn exists_raw(&mut self, db: usize, key: &[u8]) -> bool {
+        let hash = self.ks.hash(key);
+        let idx = self.ks_index(db, hash);
+        let now = self.now;
+        self.shard(idx)
+            .table
+            .find(hash, |e| e.key() == key)
+            .is_some_and(|e| !e.is_expired(now))
+    }
+
     pub fn now(&self) -> u64 {
         self.now
     }
@@ -693,12 +753,17 @@ impl<'a> Locked<'a> {
 
     /// The live entry for `key`, deleting it first if it has expired.
     pub fn get(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
-        self.get_mut(db, key).map(|e| &*e)
+        self.access_mut(db, key).map(|e| &*e)
     }
 
     /// The live entry for `key`, deleting it first if it has expired, and
     /// recording the access for LRU/LFU (one store into the entry).
     pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.note_write(db, key);
+        self.access_mut(db, key)
+    }
+
+    fn access_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let now = self.now;
         let ks = self.ks;
         let e = self.peek_mut(db, key)?;
@@ -774,6 +839,9 @@ impl<'a> Locked<'a> {
     /// `inherit_lfu`: an overwrite keeps the replaced entry's LFU counter,
     /// counting the write as one access, as Redis's overwrite does.
     fn insert_entry(&mut self, db: usize, mut entry: Entry, inherit_lfu: bool) -> Option<Entry> {
+        if self.track {
+            self.written.push((db, Bytes::copy_from_slice(entry.key())));
+        }
         let hash = self.ks.hash(entry.key());
         let idx = db * SHARDS_PER_DB + shard_bits(hash);
         let ks = self.ks;
@@ -819,6 +887,7 @@ impl<'a> Locked<'a> {
 
     /// Removes `key` (expired or not) and returns its entry if it was live.
     pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        self.note_write(db, key);
         let hash = self.ks.hash(key);
         let idx = self.ks_index(db, hash);
         let now = self.now;
@@ -845,6 +914,7 @@ impl<'a> Locked<'a> {
     /// Sets or clears the expiry of an existing key. Returns false if the key
     /// does not exist. Not an access: callers look the key up first.
     pub fn set_expire(&mut self, db: usize, key: &[u8], expire_at: Option<u64>) -> bool {
+        self.note_write(db, key);
         let Some(e) = self.find_live(db, key) else {
             return false;
         };
@@ -866,6 +936,9 @@ impl<'a> Locked<'a> {
 
     /// Counts a write for `rdb_changes_since_last_save` and the save rules.
     pub fn dirty(&self, n: u64) {
+        if n > 0 {
+            self.changed.set(true);
+        }
         self.ks.stats.dirty.fetch_add(n, Ordering::Relaxed);
     }
 

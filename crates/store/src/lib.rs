@@ -25,6 +25,7 @@ mod keyspace;
 pub mod list;
 pub mod set;
 pub mod value;
+pub mod watch;
 
 pub use hash::Hash;
 pub use keyspace::{
@@ -33,3 +34,4 @@ pub use keyspace::{
 };
 pub use set::Set;
 pub use value::{StrValue, Value, ValueType};
+pub use watch::{WatchFlag, Watches};
