@@ -132,9 +132,21 @@ fn random_arguments_never_break_a_connection() {
                         .collect::<Vec<_>>()
                 );
                 sent += 1;
-                if cmd.name == "multi" {
-                    // Leave the transaction, or the setup commands queue.
-                    c.cmd(&["DISCARD"]);
+                if matches!(
+                    cmd.name,
+                    "multi"
+                        | "subscribe"
+                        | "psubscribe"
+                        | "ssubscribe"
+                        | "unsubscribe"
+                        | "punsubscribe"
+                        | "sunsubscribe"
+                ) {
+                    // Leave the transaction or subscribed mode, skipping the
+                    // further confirmations a (un)subscribe of several
+                    // channels sends.
+                    c.send(&[b"RESET"]);
+                    while c.read_reply() != b"+RESET\r\n" {}
                 }
             }
         }

@@ -208,6 +208,14 @@ pub fn describe(h: &ClientHandle, out: &mut String) {
     if h.is_monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
+    let (subs, psubs, ssubs) = (
+        h.subs.load(Ordering::Relaxed),
+        h.psubs.load(Ordering::Relaxed),
+        h.ssubs.load(Ordering::Relaxed),
+    );
+    if subs + psubs + ssubs > 0 {
+        flags.push('P');
+    }
     let multi = h.multi.load(Ordering::Relaxed);
     if multi >= 0 {
         flags.push('x');
@@ -232,7 +240,7 @@ pub fn describe(h: &ClientHandle, out: &mut String) {
     let obuf = h.obuf.load(Ordering::Relaxed);
     let _ = writeln!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
         h.id,
         h.addr,
         h.laddr,
@@ -242,6 +250,9 @@ pub fn describe(h: &ClientHandle, out: &mut String) {
         h.idle_secs(),
         flags,
         h.db.load(Ordering::Relaxed),
+        subs,
+        psubs,
+        ssubs,
         multi,
         qbuf,
         16384usize.saturating_sub(qbuf),

@@ -35,6 +35,10 @@ pub struct ClientHandle {
     pub no_evict: AtomicBool,
     /// Commands queued in MULTI, -1 outside a transaction (CLIENT LIST).
     pub multi: std::sync::atomic::AtomicI64,
+    /// Channel, pattern and shard channel subscriptions (CLIENT LIST).
+    pub subs: AtomicUsize,
+    pub psubs: AtomicUsize,
+    pub ssubs: AtomicUsize,
     pub is_unix: bool,
 }
 
@@ -61,6 +65,9 @@ impl ClientHandle {
             is_monitor: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             multi: std::sync::atomic::AtomicI64::new(-1),
+            subs: AtomicUsize::new(0),
+            psubs: AtomicUsize::new(0),
+            ssubs: AtomicUsize::new(0),
             is_unix,
         }
     }

@@ -110,6 +110,15 @@ fn cmd_reset(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn cmd_ping(ctx: &mut Ctx) -> CmdResult {
+    if ctx.session.proto == Protocol::Resp2 && crate::pubsub::subscribed(ctx.session) {
+        // Subscribed RESP2 clients get PING's answer in message form.
+        let msg = ctx.args.get(1).cloned().unwrap_or_default();
+        let mut r = ctx.reply();
+        r.array(2);
+        r.bulk(b"pong");
+        r.bulk(&msg);
+        return Ok(());
+    }
     match ctx.args.len() {
         1 => ctx.reply().simple("PONG"),
         2 => {

@@ -71,6 +71,7 @@ pub struct Shared {
     pub peak_memory: AtomicU64,
     /// Shared by every command, exclusive for EXEC (see [`crate::multi`]).
     pub gate: crate::multi::ExecGate,
+    pub pubsub: crate::pubsub::PubSub,
 }
 
 /// Parameters read on every command, kept in atomics so that dispatch does
@@ -209,6 +210,7 @@ impl Shared {
             replid2: parking_lot::Mutex::new("0".repeat(40)),
             peak_memory: AtomicU64::new(0),
             gate: crate::multi::ExecGate::default(),
+            pubsub: crate::pubsub::PubSub::default(),
         });
         shared.apply_config();
         resync_clock();
@@ -220,6 +222,12 @@ impl Shared {
     /// and after every CONFIG SET.
     pub fn apply_config(&self) {
         self.tuning.refresh(&self.config);
+        self.pubsub.limits.refresh(
+            &self
+                .config
+                .get("client-output-buffer-limit")
+                .unwrap_or_default(),
+        );
         crate::generic::sync_access_policy(self);
     }
 
@@ -268,6 +276,8 @@ pub struct Session {
     pub watch: crate::multi::WatchState,
     /// Set while EXEC runs the queued commands: the time they all see.
     pub in_exec: Option<u64>,
+    /// Channels and patterns this connection listens to.
+    pub pubsub: Option<crate::pubsub::Subscriptions>,
 }
 
 impl Session {
@@ -285,6 +295,7 @@ impl Session {
             multi: None,
             watch: Default::default(),
             in_exec: None,
+            pubsub: None,
         }
     }
 

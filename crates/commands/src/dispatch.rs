@@ -84,6 +84,14 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
     let started = Instant::now();
     session.handle.touch(cmd, parent, started);
     let top = parent.unwrap_or(cmd);
+    if session.pubsub.is_some()
+        && session.proto == ferrocache_protocol::Protocol::Resp2
+        && crate::pubsub::subscribed(session)
+        && !crate::pubsub::allowed_while_subscribed(top.name)
+    {
+        let msg = errors::only_pubsub_allowed(&name);
+        return refuse(shared, session, out, &msg);
+    }
     if session.multi.is_some() && !crate::multi::runs_inside_multi(top.name) {
         return queue(shared, session, cmd, args, out);
     }

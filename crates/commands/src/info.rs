@@ -330,10 +330,10 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
             field!("current_eviction_exceeded_time", 0);
             field!("keyspace_hits", ks.keyspace_hits.load(r));
             field!("keyspace_misses", ks.keyspace_misses.load(r));
+            field!("pubsub_channels", shared.pubsub.channel_count());
+            field!("pubsub_patterns", shared.pubsub.pattern_count());
+            field!("pubsubshard_channels", shared.pubsub.shard_channel_count());
             for k in [
-                "pubsub_channels",
-                "pubsub_patterns",
-                "pubsubshard_channels",
                 "latest_fork_usec",
                 "total_forks",
                 "migrate_cached_sockets",

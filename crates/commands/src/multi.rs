@@ -266,4 +266,5 @@ pub fn unwatch_all(shared: &Shared, session: &mut Session) {
 pub fn on_disconnect(shared: &Shared, session: &mut Session) {
     end_multi(session);
     unwatch_all(shared, session);
+    crate::pubsub::unsubscribe_all(shared, session);
 }

@@ -242,6 +242,7 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::hash::COMMANDS,
             crate::set::COMMANDS,
             crate::multi::COMMANDS,
+            crate::pubsub::COMMANDS,
             crate::client::COMMANDS,
             crate::slowlog::COMMANDS,
             crate::latency::COMMANDS,

@@ -54,10 +54,11 @@ where
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
-        // Monitors are exempt from the idle timeout, as replicas are in Redis.
+        // Monitors and subscribers are exempt from the idle timeout, as in
+        // Redis.
         // Read every time round, so CONFIG SET timeout reaches open
         // connections as it does in Redis.
-        let timeout = if session.monitor {
+        let timeout = if session.monitor || ferrocache_commands::pubsub::subscribed(&session) {
             0
         } else {
             shared.tuning.timeout_secs.load(Ordering::Relaxed)
@@ -79,6 +80,37 @@ where
                 }
                 if !flush(&shared, &mut stream, &mut out).await {
                     break 'conn;
+                }
+                continue 'conn;
+            }
+            msg = pubsub_message(&mut session.pubsub) => {
+                let Some(msg) = msg else { continue 'conn };
+                let mut n = msg.len();
+                out.extend_from_slice(&msg);
+                if let Some(subs) = session.pubsub.as_mut() {
+                    while out.len() < FLUSH_THRESHOLD {
+                        match subs.rx.try_recv() {
+                            Ok(m) => {
+                                n += m.len();
+                                out.extend_from_slice(&m);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                // A subscriber too slow to take its messages is closed by
+                // the output buffer limit; the kill must reach it even while
+                // its socket is full.
+                let written = tokio::select! {
+                    ok = flush(&shared, &mut stream, &mut out) => ok,
+                    _ = handle.kill_notify.notified() => false,
+                };
+                if !written {
+                    break 'conn;
+                }
+                if let Some(subs) = session.pubsub.as_ref() {
+                    subs.mailbox
+                        .written(n, shared.pubsub.limits.soft.load(Ordering::Relaxed));
                 }
                 continue 'conn;
             }
@@ -162,6 +194,17 @@ where
     }
     ferrocache_commands::multi::on_disconnect(&shared, &mut session);
     shared.clients.unregister(handle.id);
+}
+
+/// The next Pub/Sub message for a subscribed connection; never ready for
+/// other ones.
+async fn pubsub_message(
+    subs: &mut Option<ferrocache_commands::pubsub::Subscriptions>,
+) -> Option<bytes::Bytes> {
+    match subs {
+        Some(s) => s.rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The next line for a MONITOR connection; never ready for other ones.
