@@ -10,6 +10,7 @@ mod deploy;
 mod hashes;
 mod keys;
 mod lists;
+mod notifications;
 mod pubsub;
 mod random;
 mod readme;

@@ -480,11 +480,10 @@ fn validate_percentiles(v: &str) -> Result<String, String> {
 
 /// `notify-keyspace-events` flag letters, kept in Redis's canonical order.
 fn validate_notify(v: &str) -> Result<String, String> {
-    const LETTERS: &str = "gslhzxeKEtmdnA";
-    if v.chars().any(|c| !LETTERS.contains(c)) {
-        return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into());
+    match crate::notify::parse(v) {
+        Some(flags) => Ok(crate::notify::canonical(flags)),
+        None => Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
     }
-    Ok(v.to_string())
 }
 
 fn validate_obuf_limits(v: &str) -> Result<String, String> {

@@ -71,7 +71,7 @@ pub struct Shared {
     pub peak_memory: AtomicU64,
     /// Shared by every command, exclusive for EXEC (see [`crate::multi`]).
     pub gate: crate::multi::ExecGate,
-    pub pubsub: crate::pubsub::PubSub,
+    pub pubsub: Arc<crate::pubsub::PubSub>,
 }
 
 /// Parameters read on every command, kept in atomics so that dispatch does
@@ -210,8 +210,9 @@ impl Shared {
             replid2: parking_lot::Mutex::new("0".repeat(40)),
             peak_memory: AtomicU64::new(0),
             gate: crate::multi::ExecGate::default(),
-            pubsub: crate::pubsub::PubSub::default(),
+            pubsub: Arc::default(),
         });
+        shared.ks.set_observer(shared.pubsub.clone());
         shared.apply_config();
         resync_clock();
         shared
@@ -222,6 +223,18 @@ impl Shared {
     /// and after every CONFIG SET.
     pub fn apply_config(&self) {
         self.tuning.refresh(&self.config);
+        let notify = crate::notify::parse(
+            &self
+                .config
+                .get("notify-keyspace-events")
+                .unwrap_or_default(),
+        )
+        .unwrap_or(0);
+        self.pubsub
+            .notify_flags
+            .store(notify, std::sync::atomic::Ordering::Relaxed);
+        self.ks
+            .set_notify_new(notify & crate::notify::class::NEW != 0);
         self.pubsub.limits.refresh(
             &self
                 .config

@@ -11,6 +11,7 @@
 use crate::args::{is, parse_i64};
 use crate::context::{CmdError, CmdResult, Ctx, Shared};
 use crate::errors;
+use crate::notify::class;
 use crate::table::{command, container, flags::*, keys, Command, Group, NO_KEYS};
 use ferrocache_store::{StrValue, Value, ValueType};
 use std::sync::atomic::Ordering;
@@ -390,12 +391,16 @@ fn delete_keys(ctx: &mut Ctx) -> CmdResult {
         .ks()
         .lock_many(keys.iter().map(|k| (db, k.as_ref())), ctx.now_ms);
     // A key named twice counts once: the second removal finds nothing.
-    let n = keys
+    let removed: Vec<&bytes::Bytes> = keys
         .iter()
         .filter(|k| locked.remove(db, k).is_some())
-        .count();
+        .collect();
+    let n = removed.len();
     locked.dirty(n as u64);
     drop(locked);
+    for k in removed {
+        ctx.notify(class::GENERIC, "del", k);
+    }
     ctx.reply().int(n as i64);
     Ok(())
 }
@@ -532,8 +537,10 @@ fn expire_generic(ctx: &mut Ctx, name: &str, base_ms: i64, seconds: bool) -> Cmd
         // as a deletion (propagated as DEL), not in `expired_keys`. A replica
         // keeps the key, hidden, until its master's DEL arrives.
         locked.remove(db, key);
+        ctx.notify(class::GENERIC, "del", key);
     } else {
         locked.set_expire(db, key, Some(u64::try_from(when).unwrap_or(0)));
+        ctx.notify(class::GENERIC, "expire", key);
     }
     locked.dirty(1);
     drop(locked);
@@ -608,6 +615,7 @@ fn cmd_persist(ctx: &mut Ctx) -> CmdResult {
     if volatile {
         locked.set_expire(db, key, None);
         locked.dirty(1);
+        ctx.notify(class::GENERIC, "persist", key);
     }
     drop(locked);
     ctx.reply().int(volatile as i64);
@@ -720,6 +728,8 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
             locked.insert_moved(db, dst, entry);
         }
         locked.dirty(1);
+        ctx.notify(class::GENERIC, "rename_from", src);
+        ctx.notify(class::GENERIC, "rename_to", dst);
     }
     let done = !blocked;
     drop(locked);
@@ -776,6 +786,7 @@ fn cmd_copy(ctx: &mut Ctx) -> CmdResult {
     locked.insert_copy(dst_db, dst, value, expire_at);
     locked.dirty(1);
     drop(locked);
+    ctx.notify_db(class::GENERIC, "copy_to", dst_db, dst);
     ctx.reply().int(1);
     Ok(())
 }
@@ -797,6 +808,8 @@ fn cmd_move(ctx: &mut Ctx) -> CmdResult {
             locked.insert_moved(dst_db, key, entry);
         }
         locked.dirty(1);
+        ctx.notify(class::GENERIC, "move_from", key);
+        ctx.notify_db(class::GENERIC, "move_to", dst_db, key);
     }
     drop(locked);
     ctx.reply().int(moved as i64);

@@ -17,6 +17,7 @@
 use crate::args::{is, parse_i64};
 use crate::context::{CmdError, CmdResult, Ctx};
 use crate::errors;
+use crate::notify::class;
 use crate::string::{ld, lookup_read};
 use crate::table::{command, flags::*, keys, Command, Group};
 use bytes::Bytes;
@@ -134,6 +135,7 @@ fn hset_generic(ctx: &mut Ctx, name: &str) -> Result<i64, CmdError> {
         Ok(added)
     })?;
     locked.dirty(pairs.len() as u64 / 2);
+    ctx.notify(class::HASH, "hset", key);
     Ok(added)
 }
 
@@ -162,6 +164,7 @@ fn cmd_hsetnx(ctx: &mut Ctx) -> CmdResult {
     })?;
     if set {
         locked.dirty(1);
+        ctx.notify(class::HASH, "hset", key);
     }
     drop(locked);
     ctx.reply().int(set as i64);
@@ -185,6 +188,10 @@ fn cmd_hdel(ctx: &mut Ctx) -> CmdResult {
     })?;
     if removed > 0 {
         locked.dirty(removed as u64);
+        ctx.notify(class::HASH, "hdel", key);
+        if !locked.contains(db, key) {
+            ctx.notify(class::GENERIC, "del", key);
+        }
     }
     drop(locked);
     ctx.reply().int(removed);
@@ -209,6 +216,7 @@ fn cmd_hincrby(ctx: &mut Ctx) -> CmdResult {
     })?;
     locked.dirty(1);
     drop(locked);
+    ctx.notify(class::HASH, "hincrby", key);
     ctx.reply().int(n);
     Ok(())
 }
@@ -238,6 +246,7 @@ fn cmd_hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     })?;
     locked.dirty(1);
     drop(locked);
+    ctx.notify(class::HASH, "hincrbyfloat", key);
     ctx.reply().bulk(&text);
     Ok(())
 }

@@ -35,6 +35,7 @@ pub mod latency;
 pub mod list;
 pub mod monitor;
 pub mod multi;
+pub mod notify;
 pub mod pubsub;
 pub mod server;
 pub mod set;

@@ -8,6 +8,7 @@
 use crate::args::{is, parse_i64};
 use crate::context::{CmdError, CmdResult, Ctx};
 use crate::errors;
+use crate::notify::class;
 use crate::string::lookup_read;
 use crate::table::{command, flags::*, keys, keys_counted, Command, Group};
 use ferrocache_store::list::{End, List};
@@ -79,10 +80,27 @@ fn list_mut<'l>(
 
 /// Deletes `key` if its list has become empty (Redis never keeps empty
 /// collections).
-fn drop_if_empty(locked: &mut Locked<'_>, db: usize, key: &[u8]) {
+/// Deletes a list its command emptied, with the `del` notification.
+fn drop_if_empty(ctx: &Ctx, locked: &mut Locked<'_>, db: usize, key: &[u8]) {
     let empty = matches!(locked.peek(db, key), Some(e) if matches!(&e.value, Value::List(l) if l.is_empty()));
     if empty {
         locked.remove(db, key);
+        ctx.notify_db(class::GENERIC, "del", db, key);
+    }
+}
+
+/// The notification a push at `end` sends.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
     }
 }
 
@@ -123,6 +141,7 @@ fn push(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
     };
     if len > 0 {
         locked.dirty(items.len() as u64);
+        ctx.notify(class::LIST, push_event(end), key);
     }
     drop(locked);
     ctx.reply().int(len as i64);
@@ -175,7 +194,8 @@ fn pop(ctx: &mut Ctx, end: End) -> CmdResult {
     let Some(count) = count else {
         let item = l.pop(end);
         locked.dirty(1);
-        drop_if_empty(&mut locked, db, key);
+        ctx.notify(class::LIST, pop_event(end), key);
+        drop_if_empty(ctx, &mut locked, db, key);
         drop(locked);
         match item {
             Some(i) => ctx.reply().bulk(&i),
@@ -187,8 +207,9 @@ fn pop(ctx: &mut Ctx, end: End) -> CmdResult {
     let items: Vec<Box<[u8]>> = (0..n).filter_map(|_| l.pop(end)).collect();
     if n > 0 {
         locked.dirty(n as u64);
+        ctx.notify(class::LIST, pop_event(end), key);
     }
-    drop_if_empty(&mut locked, db, key);
+    drop_if_empty(ctx, &mut locked, db, key);
     drop(locked);
     let mut r = ctx.reply();
     r.array(items.len());
@@ -373,6 +394,7 @@ fn cmd_lset(ctx: &mut Ctx) -> CmdResult {
     l.set(pos, ctx.arg(3));
     locked.dirty(1);
     drop(locked);
+    ctx.notify(class::LIST, "lset", key);
     ctx.ok()
 }
 
@@ -392,6 +414,7 @@ fn cmd_linsert(ctx: &mut Ctx) -> CmdResult {
             if l.insert_at_pivot(ctx.arg(3), ctx.arg(4), after) {
                 let len = l.len() as i64;
                 locked.dirty(1);
+                ctx.notify(class::LIST, "linsert", key);
                 len
             } else {
                 -1
@@ -413,7 +436,8 @@ fn cmd_lrem(ctx: &mut Ctx) -> CmdResult {
     };
     if removed > 0 {
         locked.dirty(removed as u64);
-        drop_if_empty(&mut locked, db, key);
+        ctx.notify(class::LIST, "lrem", key);
+        drop_if_empty(ctx, &mut locked, db, key);
     }
     drop(locked);
     ctx.reply().int(removed as i64);
@@ -431,7 +455,8 @@ fn cmd_ltrim(ctx: &mut Ctx) -> CmdResult {
         l.retain_range(keep);
         let removed = before - l.len();
         locked.dirty(removed as u64);
-        drop_if_empty(&mut locked, db, key);
+        ctx.notify(class::LIST, "ltrim", key);
+        drop_if_empty(ctx, &mut locked, db, key);
     }
     drop(locked);
     ctx.ok()
@@ -468,7 +493,9 @@ fn lmove(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
         }
     }
     locked.dirty(2);
-    drop_if_empty(&mut locked, db, src);
+    ctx.notify(class::LIST, push_event(to), dst);
+    ctx.notify(class::LIST, pop_event(from), src);
+    drop_if_empty(ctx, &mut locked, db, src);
     drop(locked);
     ctx.reply().bulk(&item);
     Ok(())
@@ -523,7 +550,8 @@ fn cmd_lmpop(ctx: &mut Ctx) -> CmdResult {
         let n = count.min(l.len());
         let items: Vec<Box<[u8]>> = (0..n).filter_map(|_| l.pop(end)).collect();
         locked.dirty(n as u64);
-        drop_if_empty(&mut locked, db, key);
+        ctx.notify(class::LIST, pop_event(end), key);
+        drop_if_empty(ctx, &mut locked, db, key);
         drop(locked);
         let mut r = ctx.reply();
         r.array(2);

@@ -361,6 +361,18 @@ pub struct PubSub {
     patterns: Registry,
     shard: Registry,
     pub limits: Limits,
+    /// `notify-keyspace-events` as class bits ([`crate::notify::class`]).
+    pub notify_flags: std::sync::atomic::AtomicU32,
+}
+
+impl ferrocache_store::KeyspaceObserver for PubSub {
+    fn expired(&self, db: usize, key: &Bytes) {
+        self.notify(crate::notify::class::EXPIRED, "expired", db, key);
+    }
+
+    fn added(&self, db: usize, key: &[u8]) {
+        self.notify(crate::notify::class::NEW, "new", db, key);
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -483,6 +495,32 @@ impl PubSub {
             mb.deliver(msg, &self.limits, now_ms);
         }
         list.len()
+    }
+
+    /// Publishes a keyspace notification if its class is enabled (see
+    /// [`crate::notify`]).
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, db: usize, key: &[u8]) {
+        let flags = self.notify_flags.load(Ordering::Relaxed);
+        if flags & class == 0 {
+            return;
+        }
+        self.notify_slow(flags, event, db, key);
+    }
+
+    #[cold]
+    fn notify_slow(&self, flags: u32, event: &str, db: usize, key: &[u8]) {
+        use crate::notify::class::{KEYEVENT, KEYSPACE};
+        let now = crate::context::unix_ms();
+        if flags & KEYSPACE != 0 {
+            let mut channel = format!("__keyspace@{db}__:").into_bytes();
+            channel.extend_from_slice(key);
+            self.publish(&channel, event.as_bytes(), now);
+        }
+        if flags & KEYEVENT != 0 {
+            let channel = format!("__keyevent@{db}__:{event}");
+            self.publish(channel.as_bytes(), key, now);
+        }
     }
 
     /// Distinct channels with at least one subscriber (INFO's

@@ -17,6 +17,7 @@
 use crate::args::{is, parse_i64};
 use crate::context::{CmdError, CmdResult, Ctx};
 use crate::errors;
+use crate::notify::class;
 use crate::string::lookup_read;
 use crate::table::{command, flags::*, keys, keys_counted, Command, Group};
 use bytes::Bytes;
@@ -131,6 +132,7 @@ fn cmd_sadd(ctx: &mut Ctx) -> CmdResult {
     })?;
     if added > 0 {
         locked.dirty(added as u64);
+        ctx.notify(class::SET, "sadd", key);
     }
     drop(locked);
     ctx.reply().int(added as i64);
@@ -146,6 +148,10 @@ fn cmd_srem(ctx: &mut Ctx) -> CmdResult {
     })?;
     if removed > 0 {
         locked.dirty(removed as u64);
+        ctx.notify(class::SET, "srem", key);
+        if !locked.contains(db, key) {
+            ctx.notify(class::GENERIC, "del", key);
+        }
     }
     drop(locked);
     ctx.reply().int(removed as i64);
@@ -231,11 +237,16 @@ fn cmd_spop(ctx: &mut Ctx) -> CmdResult {
         Some(n) if n >= s.len() as u64 => std::mem::take(&mut **s).members(),
         Some(n) => (0..n).filter_map(|_| s.pop()).collect(),
     };
-    if s.is_empty() {
+    let emptied = s.is_empty();
+    if emptied {
         locked.remove(db, key);
     }
     if !popped.is_empty() {
         locked.dirty(popped.len() as u64);
+        ctx.notify(class::SET, "spop", key);
+        if emptied {
+            ctx.notify(class::GENERIC, "del", key);
+        }
     }
     drop(locked);
     match count {
@@ -342,7 +353,12 @@ fn cmd_smove(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     write_set(&mut locked, db, src, |s| s.remove(m))?;
+    ctx.notify(class::SET, "srem", src);
+    if !locked.contains(db, src) {
+        ctx.notify(class::GENERIC, "del", src);
+    }
     write_set(&mut locked, db, dst, |s| s.add(m, max))?;
+    ctx.notify(class::SET, "sadd", dst);
     locked.dirty(1);
     drop(locked);
     ctx.reply().int(1);
@@ -472,6 +488,7 @@ fn store_generic(ctx: &mut Ctx, op: Op) -> CmdResult {
     if out.is_empty() {
         if locked.remove(db, dst).is_some() {
             locked.dirty(1);
+            ctx.notify(class::GENERIC, "del", dst);
         }
     } else {
         let mut s = Set::new();
@@ -480,6 +497,12 @@ fn store_generic(ctx: &mut Ctx, op: Op) -> CmdResult {
         }
         locked.insert(db, dst, Value::Set(Box::new(s)), None);
         locked.dirty(1);
+        let event = match op {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        };
+        ctx.notify(class::SET, event, dst);
     }
     drop(locked);
     ctx.reply().int(n as i64);

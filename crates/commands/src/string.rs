@@ -20,6 +20,7 @@
 use crate::args::{is, parse_i64};
 use crate::context::{CmdError, CmdResult, Ctx};
 use crate::errors;
+use crate::notify::class;
 use crate::table::{command, flags::*, keys, Command, Group};
 use bytes::Bytes;
 use ferrocache_store::{Entry, Locked, StrValue, Value};
@@ -279,6 +280,10 @@ fn set_generic(
     locked.insert(db, key, value, expire);
     locked.dirty(1);
     drop(locked);
+    ctx.notify(class::STRING, "set", key);
+    if expire_at.is_some() {
+        ctx.notify(class::GENERIC, "expire", key);
+    }
     if !opts.get {
         match reply {
             SetReply::OkNull => ctx.reply().ok(),
@@ -347,14 +352,17 @@ fn cmd_getex(ctx: &mut Ctx) -> CmdResult {
         Some((ExpireKind::ExAt | ExpireKind::PxAt, at)) if at <= ctx.now_ms => {
             locked.remove(db, key);
             locked.dirty(1);
+            ctx.notify(class::GENERIC, "del", key);
         }
         Some((_, at)) => {
             locked.set_expire(db, key, Some(at));
             locked.dirty(1);
+            ctx.notify(class::GENERIC, "expire", key);
         }
         None if opts.persist && locked.get(db, key).and_then(|e| e.expire_at()).is_some() => {
             locked.set_expire(db, key, None);
             locked.dirty(1);
+            ctx.notify(class::GENERIC, "persist", key);
         }
         None => {}
     }
@@ -375,6 +383,7 @@ fn cmd_getdel(ctx: &mut Ctx) -> CmdResult {
     locked.remove(db, key);
     locked.dirty(1);
     drop(locked);
+    ctx.notify(class::GENERIC, "del", key);
     ctx.reply().bulk(&value);
     Ok(())
 }
@@ -389,6 +398,7 @@ fn cmd_getset(ctx: &mut Ctx) -> CmdResult {
     reply_str(ctx, old);
     locked.insert(db, key, value, None);
     locked.dirty(1);
+    ctx.notify(class::STRING, "set", key);
     Ok(())
 }
 
@@ -432,6 +442,9 @@ fn cmd_mset(ctx: &mut Ctx) -> CmdResult {
     }
     locked.dirty((pairs.len() / 2) as u64);
     drop(locked);
+    for p in pairs.chunks_exact(2) {
+        ctx.notify(class::STRING, "set", &p[0]);
+    }
     ctx.ok()
 }
 
@@ -452,6 +465,9 @@ fn cmd_msetnx(ctx: &mut Ctx) -> CmdResult {
     }
     locked.dirty((pairs.len() / 2) as u64);
     drop(locked);
+    for p in pairs.chunks_exact(2) {
+        ctx.notify(class::STRING, "set", &p[0]);
+    }
     ctx.reply().int(1);
     Ok(())
 }
@@ -481,6 +497,7 @@ fn cmd_append(ctx: &mut Ctx) -> CmdResult {
     };
     locked.dirty(1);
     drop(locked);
+    ctx.notify(class::STRING, "append", key);
     ctx.reply().int(len as i64);
     Ok(())
 }
@@ -524,6 +541,7 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
     };
     locked.dirty(1);
     drop(locked);
+    ctx.notify(class::STRING, "incrby", key);
     ctx.reply().int(n);
     Ok(())
 }
@@ -579,6 +597,7 @@ fn cmd_incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     locked.set_value(db, key, value);
     locked.dirty(1);
     drop(locked);
+    ctx.notify(class::STRING, "incrbyfloat", key);
     ctx.reply().bulk(&reply);
     Ok(())
 }
@@ -646,6 +665,7 @@ fn cmd_setrange(ctx: &mut Ctx) -> CmdResult {
                 data[offset as usize..].copy_from_slice(patch);
                 locked.insert(db, key, Value::Str(StrValue::raw(data)), None);
                 locked.dirty(1);
+                ctx.notify(class::STRING, "setrange", key);
                 total
             }
         }
@@ -665,6 +685,7 @@ fn cmd_setrange(ctx: &mut Ctx) -> CmdResult {
                 let len = data.len();
                 *s = StrValue::raw(data);
                 locked.dirty(1);
+                ctx.notify(class::STRING, "setrange", key);
                 len
             }
         }
@@ -916,6 +937,7 @@ fn cmd_setbit(ctx: &mut Ctx) -> CmdResult {
         locked.dirty(1);
     }
     drop(locked);
+    ctx.notify(class::STRING, "setbit", key);
     ctx.reply().int(old as i64);
     Ok(())
 }
@@ -1133,6 +1155,7 @@ fn cmd_bitop(ctx: &mut Ctx) -> CmdResult {
     if maxlen == 0 {
         if locked.remove(db, dest).is_some() {
             locked.dirty(1);
+            ctx.notify(class::GENERIC, "del", dest);
         }
     } else {
         let mut out: Vec<u8> = match op {
@@ -1161,6 +1184,7 @@ fn cmd_bitop(ctx: &mut Ctx) -> CmdResult {
         locked.contains(db, dest); // reclaims an expired destination first
         locked.insert(db, dest, Value::Str(StrValue::raw(out)), None);
         locked.dirty(1);
+        ctx.notify(class::STRING, "set", dest);
     }
     drop(locked);
     ctx.reply().int(maxlen as i64);
@@ -1434,6 +1458,9 @@ fn bitfield(ctx: &mut Ctx, ro: bool) -> CmdResult {
     }
     store_raw(&mut locked, db, key, data);
     locked.dirty(changes);
+    if changes > 0 {
+        ctx.notify(class::STRING, "setbit", key);
+    }
     Ok(())
 }
 

@@ -130,6 +130,19 @@ where
         if handle.killed.load(Ordering::Acquire) {
             break 'conn;
         }
+        // Messages published before these commands were read go out ahead
+        // of their replies, as in Redis.
+        if let Some(subs) = session.pubsub.as_mut() {
+            let mut n = 0;
+            while let Ok(m) = subs.rx.try_recv() {
+                n += m.len();
+                out.extend_from_slice(&m);
+            }
+            if n > 0 {
+                subs.mailbox
+                    .written(n, shared.pubsub.limits.soft.load(Ordering::Relaxed));
+            }
+        }
         let mut close = false;
         loop {
             let limits = DecodeLimits {

@@ -199,6 +199,9 @@ impl Default for AccessPolicy {
 /// of it. Installed once by the server.
 pub trait KeyspaceObserver: Send + Sync {
     fn expired(&self, db: usize, key: &Bytes);
+    /// A key was created (only called while [`Keyspace::set_notify_new`]
+    /// is on).
+    fn added(&self, _db: usize, _key: &[u8]) {}
 }
 
 /// One shard: a hash table of entries plus the counters INFO needs.
@@ -253,6 +256,8 @@ pub struct Keyspace {
     access: AccessPolicy,
     /// WATCHed keys; raised by the guards and by expiry, flush and swap.
     pub watches: Watches,
+    /// Tell the observer about every key created.
+    notify_new: AtomicBool,
 }
 
 impl Keyspace {
@@ -270,6 +275,7 @@ impl Keyspace {
             observer: parking_lot::RwLock::new(None),
             access: AccessPolicy::default(),
             watches: Watches::default(),
+            notify_new: AtomicBool::new(false),
         }
     }
 
@@ -327,6 +333,12 @@ impl Keyspace {
 
     pub fn databases(&self) -> usize {
         self.dbs
+    }
+
+    /// Whether key creations are reported to the observer (the `n` class of
+    /// keyspace notifications).
+    pub fn set_notify_new(&self, on: bool) {
+        self.notify_new.store(on, Ordering::Relaxed);
     }
 
     pub fn set_observer(&self, observer: Arc<dyn KeyspaceObserver>) {
@@ -863,9 +875,15 @@ impl<'a> Locked<'a> {
                 Some(old)
             }
             Err(_) => {
-                shard
+                let created = shard
                     .table
                     .insert_unique(hash, Box::new(entry), |e| hasher.hash_one(e.key()));
+                if ks.notify_new.load(Ordering::Relaxed) {
+                    let key = created.get().key();
+                    if let Some(obs) = ks.observer.read().as_ref() {
+                        obs.added(db, key);
+                    }
+                }
                 None
             }
         }
