@@ -15,6 +15,7 @@ mod pubsub;
 mod random;
 mod readme;
 mod robustness;
+mod scripting;
 mod server;
 mod sets;
 mod strings;

@@ -72,6 +72,7 @@ pub struct Shared {
     /// Shared by every command, exclusive for EXEC (see [`crate::multi`]).
     pub gate: crate::multi::ExecGate,
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    pub scripting: crate::scripting::Scripting,
 }
 
 /// Parameters read on every command, kept in atomics so that dispatch does
@@ -211,6 +212,7 @@ impl Shared {
             peak_memory: AtomicU64::new(0),
             gate: crate::multi::ExecGate::default(),
             pubsub: Arc::default(),
+            scripting: Default::default(),
         });
         shared.ks.set_observer(shared.pubsub.clone());
         shared.apply_config();

@@ -95,9 +95,22 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
     if session.multi.is_some() && !crate::multi::runs_inside_multi(top.name) {
         return queue(shared, session, cmd, args, out);
     }
-    // EXEC takes the gate exclusively itself, and the commands it runs are
-    // already covered by that.
-    let _gate = (session.in_exec.is_none() && top.name != "exec").then(|| shared.gate.shared());
+    // EXEC and scripts take the gate exclusively themselves, and the
+    // commands they run are already covered by that. While a script runs
+    // past busy-reply-threshold, other commands are refused with BUSY, and
+    // those allowed then run without waiting for the gate.
+    let _gate = if session.in_exec.is_some()
+        || top.name == "exec"
+        || crate::scripting::is_script_command(top.name)
+    {
+        None
+    } else {
+        match shared.gate.shared_unless(|| shared.scripting.busy()) {
+            Some(g) => Some(g),
+            None if cmd.has(flags::ALLOW_BUSY) => None,
+            None => return refuse(shared, session, out, errors::BUSY),
+        }
+    };
     let now_ms = session
         .in_exec
         .unwrap_or_else(|| crate::context::unix_ms_at(started));

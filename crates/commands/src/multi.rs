@@ -146,6 +146,20 @@ impl ExecGate {
         self.slots[slot].0.read()
     }
 
+    /// The shared side, unless `give_up` turns true while waiting for it
+    /// (a script running past busy-reply-threshold holds the gate).
+    pub fn shared_unless(&self, give_up: impl Fn() -> bool) -> Option<RwLockReadGuard<'_, ()>> {
+        let slot = &self.slots[GATE_SLOT.with(|s| *s)].0;
+        loop {
+            if let Some(g) = slot.try_read_for(std::time::Duration::from_millis(2)) {
+                return Some(g);
+            }
+            if give_up() {
+                return None;
+            }
+        }
+    }
+
     /// Every slot, in order: no other command runs until this is dropped.
     pub fn exclusive(&self) -> Exclusive<'_> {
         Exclusive {

@@ -243,6 +243,7 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::set::COMMANDS,
             crate::multi::COMMANDS,
             crate::pubsub::COMMANDS,
+            crate::scripting::COMMANDS,
             crate::client::COMMANDS,
             crate::slowlog::COMMANDS,
             crate::latency::COMMANDS,
