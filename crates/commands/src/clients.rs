@@ -40,6 +40,8 @@ pub struct ClientHandle {
     pub psubs: AtomicUsize,
     pub ssubs: AtomicUsize,
     pub is_unix: bool,
+    /// Waiting in a blocking command (CLIENT LIST's `b` flag).
+    pub blocked: AtomicBool,
 }
 
 impl ClientHandle {
@@ -69,6 +71,7 @@ impl ClientHandle {
             psubs: AtomicUsize::new(0),
             ssubs: AtomicUsize::new(0),
             is_unix,
+            blocked: AtomicBool::new(false),
         }
     }
 

@@ -73,6 +73,8 @@ pub struct Shared {
     pub gate: crate::multi::ExecGate,
     pub pubsub: Arc<crate::pubsub::PubSub>,
     pub scripting: crate::scripting::Scripting,
+    /// Clients blocked on keys (BLPOP and kin).
+    pub blocking: crate::blocking::Blocking,
 }
 
 /// Parameters read on every command, kept in atomics so that dispatch does
@@ -213,6 +215,7 @@ impl Shared {
             gate: crate::multi::ExecGate::default(),
             pubsub: Arc::default(),
             scripting: Default::default(),
+            blocking: Default::default(),
         });
         shared.ks.set_observer(shared.pubsub.clone());
         shared.apply_config();
@@ -293,6 +296,9 @@ pub struct Session {
     pub in_exec: Option<u64>,
     /// Channels and patterns this connection listens to.
     pub pubsub: Option<crate::pubsub::Subscriptions>,
+    /// Set by a blocking command that found nothing: the connection waits
+    /// for an answer before reading further commands.
+    pub blocked: Option<crate::blocking::Blocked>,
 }
 
 impl Session {
@@ -311,6 +317,7 @@ impl Session {
             watch: Default::default(),
             in_exec: None,
             pubsub: None,
+            blocked: None,
         }
     }
 

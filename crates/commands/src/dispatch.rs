@@ -122,6 +122,22 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
         now_ms,
     };
     let result = (cmd.handler)(&mut ctx);
+    // Clients blocked on keys this command (or this whole transaction or
+    // script) stored are served now that it is complete, still inside the
+    // gate so that no transaction can run in between.
+    if session.in_exec.is_none() && shared.ks.blocked.pending() {
+        match &_gate {
+            Some(_) => crate::blocking::serve_ready(shared),
+            // EXEC and scripts have released the gate they held
+            // exclusively. Other commands run without it only while a
+            // script is busy; they leave serving to the script's caller.
+            None if top.name == "exec" || crate::scripting::is_script_command(top.name) => {
+                let _g = shared.gate.shared();
+                crate::blocking::serve_ready(shared);
+            }
+            None => {}
+        }
+    }
     let usec = started.elapsed().as_micros() as u64;
     shared.stats.total_commands.fetch_add(1, Ordering::Relaxed);
     if let Some(s) = stat {

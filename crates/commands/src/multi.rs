@@ -281,4 +281,5 @@ pub fn on_disconnect(shared: &Shared, session: &mut Session) {
     end_multi(session);
     unwatch_all(shared, session);
     crate::pubsub::unsubscribe_all(shared, session);
+    crate::blocking::finish(shared, session);
 }

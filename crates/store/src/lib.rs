@@ -17,6 +17,7 @@
 //! are copied in).
 
 pub mod alloc;
+pub mod blocked;
 pub mod counter;
 pub mod glob;
 pub mod hash;
@@ -27,6 +28,7 @@ pub mod set;
 pub mod value;
 pub mod watch;
 
+pub use blocked::BlockedKeys;
 pub use hash::Hash;
 pub use keyspace::{
     lfu_decayed, lfu_log_incr, lfu_touch, lru_clock, lru_idle_ms, Entry, Keyspace,
