@@ -6,6 +6,7 @@ mod support;
 
 mod basics;
 mod binary;
+mod blocking;
 mod deploy;
 mod hashes;
 mod keys;

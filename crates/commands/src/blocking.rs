@@ -87,6 +87,12 @@ pub trait BlockedOp: Send + Sync {
 
     /// The reply when the timeout passes (also CLIENT UNBLOCK TIMEOUT).
     fn timeout_reply(&self, reply: &mut Encoder<'_>);
+
+    /// The reply when there is nothing to take and the client may not
+    /// block (inside EXEC or a script).
+    fn no_wait_reply(&self, reply: &mut Encoder<'_>) {
+        self.timeout_reply(reply)
+    }
 }
 
 enum State {
@@ -131,7 +137,8 @@ impl Waiter {
             State::Answered(reply) => reply,
             _ => {
                 let mut out = BytesMut::new();
-                self.op.timeout_reply(&mut Encoder::new(&mut out, self.proto));
+                self.op
+                    .timeout_reply(&mut Encoder::new(&mut out, self.proto));
                 out
             }
         }
@@ -375,9 +382,12 @@ fn serve_key(shared: &Shared, db: usize, key: &Bytes) {
             continue;
         }
         let mut out = BytesMut::new();
-        let attempt = waiter
-            .op
-            .serve(&cx, &mut locked, key, &mut Encoder::new(&mut out, waiter.proto));
+        let attempt = waiter.op.serve(
+            &cx,
+            &mut locked,
+            key,
+            &mut Encoder::new(&mut out, waiter.proto),
+        );
         if attempt == Attempt::Answered {
             *st = State::Answered(out);
             drop(st);

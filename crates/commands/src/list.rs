@@ -55,13 +55,13 @@ pub static COMMANDS: &[Command] = &[
         "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", cmd_rpoplpush),
     command("lmpop", -4, WRITE | MOVABLE_KEYS, keys_counted(1), Group::List, "7.0.0",
         "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", cmd_lmpop),
-    command("blpop", -3, WRITE | BLOCKING, keys(1, -2, 1), Group::List, "2.0.0",
+    command("blpop", -3, WRITE | NOSCRIPT | BLOCKING, keys(1, -2, 1), Group::List, "2.0.0",
         "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", cmd_blpop),
-    command("brpop", -3, WRITE | BLOCKING, keys(1, -2, 1), Group::List, "2.0.0",
+    command("brpop", -3, WRITE | NOSCRIPT | BLOCKING, keys(1, -2, 1), Group::List, "2.0.0",
         "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", cmd_brpop),
-    command("blmove", 6, WRITE | DENYOOM | BLOCKING, keys(1, 2, 1), Group::List, "6.2.0",
+    command("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, keys(1, 2, 1), Group::List, "6.2.0",
         "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", cmd_blmove),
-    command("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, keys(1, 2, 1), Group::List, "2.2.0",
+    command("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, keys(1, 2, 1), Group::List, "2.2.0",
         "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", cmd_brpoplpush),
     command("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, keys_counted(2), Group::List, "7.0.0",
         "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", cmd_blmpop),
@@ -599,6 +599,9 @@ fn cmd_lmpop(ctx: &mut Ctx) -> CmdResult {
 // `BlockedOp` that serves it later if it blocks. A key of another type is
 // WRONGTYPE when the command runs, but once blocked a client just keeps
 // waiting if its key becomes something other than a list (Redis 7.0).
+//
+// Redis 7.0 refuses BLPOP, BRPOP, BLMOVE and BRPOPLPUSH in scripts
+// (`noscript`) but lets BLMPOP run there, without blocking.
 
 /// Deletes a list emptied while serving a blocked client, with the `del`
 /// notification.
@@ -624,7 +627,13 @@ struct ListPop {
 }
 
 impl BlockedOp for ListPop {
-    fn serve(&self, cx: &ServeCtx, locked: &mut Locked<'_>, key: &Bytes, reply: &mut Encoder<'_>) -> Attempt {
+    fn serve(
+        &self,
+        cx: &ServeCtx,
+        locked: &mut Locked<'_>,
+        key: &Bytes,
+        reply: &mut Encoder<'_>,
+    ) -> Attempt {
         let Some(item) = ready_list(locked, cx.db, key).and_then(|l| l.pop(self.end)) else {
             return Attempt::NotReady;
         };
@@ -649,7 +658,13 @@ struct ListMultiPop {
 }
 
 impl BlockedOp for ListMultiPop {
-    fn serve(&self, cx: &ServeCtx, locked: &mut Locked<'_>, key: &Bytes, reply: &mut Encoder<'_>) -> Attempt {
+    fn serve(
+        &self,
+        cx: &ServeCtx,
+        locked: &mut Locked<'_>,
+        key: &Bytes,
+        reply: &mut Encoder<'_>,
+    ) -> Attempt {
         let Some(l) = ready_list(locked, cx.db, key) else {
             return Attempt::NotReady;
         };
@@ -686,7 +701,13 @@ impl BlockedOp for ListMove {
         &self.dst
     }
 
-    fn serve(&self, cx: &ServeCtx, locked: &mut Locked<'_>, key: &Bytes, reply: &mut Encoder<'_>) -> Attempt {
+    fn serve(
+        &self,
+        cx: &ServeCtx,
+        locked: &mut Locked<'_>,
+        key: &Bytes,
+        reply: &mut Encoder<'_>,
+    ) -> Attempt {
         let (db, dst) = (cx.db, &self.dst[0]);
         if ready_list(locked, db, key).is_none() {
             return Attempt::NotReady;
@@ -714,7 +735,13 @@ impl BlockedOp for ListMove {
         Attempt::Answered
     }
 
+    /// Redis answers a timed out BLMOVE with a null array, not the null
+    /// bulk string it answers inside MULTI.
     fn timeout_reply(&self, reply: &mut Encoder<'_>) {
+        reply.null_array();
+    }
+
+    fn no_wait_reply(&self, reply: &mut Encoder<'_>) {
         reply.null();
     }
 }
@@ -748,7 +775,7 @@ fn serve_or_block(
     }
     if must_not_block(ctx) {
         drop(locked);
-        op.timeout_reply(&mut ctx.reply());
+        op.no_wait_reply(&mut ctx.reply());
         return Ok(());
     }
     block(ctx, locked, keys, deadline, op);
@@ -786,7 +813,13 @@ fn blmove(ctx: &mut Ctx, from: End, to: End, timeout: &[u8]) -> CmdResult {
         to,
         dst: [dst.clone()],
     };
-    serve_or_block(ctx, locked, std::slice::from_ref(src), deadline, Box::new(op))
+    serve_or_block(
+        ctx,
+        locked,
+        std::slice::from_ref(src),
+        deadline,
+        Box::new(op),
+    )
 }
 
 /// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
@@ -809,5 +842,11 @@ fn cmd_blmpop(ctx: &mut Ctx) -> CmdResult {
     let locked = ctx
         .ks()
         .lock_many(keys.iter().map(|k| (db, k.as_ref())), ctx.now_ms);
-    serve_or_block(ctx, locked, keys, deadline, Box::new(ListMultiPop { end, count }))
+    serve_or_block(
+        ctx,
+        locked,
+        keys,
+        deadline,
+        Box::new(ListMultiPop { end, count }),
+    )
 }

@@ -19,11 +19,11 @@
 //! EXISTS, OBJECT) leave it alone. OBJECT IDLETIME and OBJECT FREQ read it,
 //! and eviction will sample it.
 
+use crate::blocked::BlockedKeys;
 use crate::counter::Counter;
 use crate::glob::glob_match;
 use crate::key::KeyBytes;
 use crate::value::{Value, ValueType};
-use crate::blocked::BlockedKeys;
 use crate::watch::Watches;
 use bytes::Bytes;
 use hashbrown::HashTable;
