@@ -172,10 +172,13 @@ pub struct Blocked {
     pub deadline: Option<Instant>,
 }
 
+/// The clients waiting on one key, oldest first.
+type Queue = VecDeque<Arc<Waiter>>;
+
 /// Every blocked client, by key and by client id.
 #[derive(Default)]
 pub struct Blocking {
-    queues: Mutex<HashMap<(usize, Bytes), VecDeque<Arc<Waiter>>>>,
+    queues: Mutex<HashMap<(usize, Bytes), Queue>>,
     by_client: Mutex<HashMap<u64, Arc<Waiter>>>,
 }
 
@@ -211,7 +214,8 @@ pub fn parse_timeout(arg: &[u8], start: Instant) -> Result<Option<Instant>, CmdE
         .ok_or(CmdError::from(errors::TIMEOUT_NOT_FLOAT))?;
     let ms = secs * 1000.0;
     // Out of i64 range: C's conversion yields i64::MIN on this platform.
-    if !(ms < 9_223_372_036_854_775_808.0) || ms < -9_223_372_036_854_775_808.0 {
+    // (NaN was refused by the parser.)
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&ms) {
         return Err(errors::TIMEOUT_NEGATIVE.into());
     }
     let ms = ms as i64;

@@ -27,18 +27,27 @@ use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+/// A database and a key.
+type KeyId = (usize, Bytes);
+
+/// Signalled keys in signal order, each once.
+#[derive(Default)]
+struct Ready {
+    order: Vec<KeyId>,
+    seen: HashSet<KeyId>,
+}
+
 /// Registered keys with the number of registrations of each, and the ready
 /// list.
 #[derive(Default)]
 pub struct BlockedKeys {
     /// Number of distinct registered keys.
     active: AtomicUsize,
-    keys: Mutex<HashMap<(usize, Bytes), usize>>,
+    keys: Mutex<HashMap<KeyId, usize>>,
     /// Set while `ready` is non-empty: the lock-free check the dispatcher
     /// makes after every command.
     pending: AtomicBool,
-    /// Signalled keys in signal order, each once.
-    ready: Mutex<(Vec<(usize, Bytes)>, HashSet<(usize, Bytes)>)>,
+    ready: Mutex<Ready>,
 }
 
 impl BlockedKeys {
@@ -109,10 +118,10 @@ impl BlockedKeys {
         }
     }
 
-    fn push_ready(&self, id: (usize, Bytes)) {
+    fn push_ready(&self, id: KeyId) {
         let mut ready = self.ready.lock();
-        if ready.1.insert(id.clone()) {
-            ready.0.push(id);
+        if ready.seen.insert(id.clone()) {
+            ready.order.push(id);
         }
         self.pending.store(true, Ordering::Release);
     }
@@ -127,8 +136,8 @@ impl BlockedKeys {
     pub fn take_ready(&self) -> Vec<(usize, Bytes)> {
         let mut ready = self.ready.lock();
         self.pending.store(false, Ordering::Release);
-        ready.1.clear();
-        std::mem::take(&mut ready.0)
+        ready.seen.clear();
+        std::mem::take(&mut ready.order)
     }
 }
 
