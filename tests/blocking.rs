@@ -395,7 +395,7 @@ fn keyspace_notifications_on_serve_match_redis() {
         &[&["LPUSH", "nm", "x"]],
         &[],
     );
-    let mut collect = |c: &mut Conn| {
+    let collect = |c: &mut Conn| {
         send(c, &["PING"]);
         let mut got = Vec::new();
         loop {
