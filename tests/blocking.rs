@@ -456,6 +456,17 @@ fn info_and_client_list_show_blocked_clients() {
         .to_string();
     send(&mut b, &["BLPOP", "x", "y", "0"]);
     await_blocked(&mut c, 1);
+    let mut t = Conn::connect(s.port());
+    send(&mut t, &["BLPOP", "tz", "5"]);
+    await_blocked(&mut c, 2);
+    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "clients"])).into_owned();
+    assert!(info.contains("clients_in_timeout_table:1\r\n"), "{info}");
+    c.cmd(&["RPUSH", "tz", "for-t"]);
+    assert_eq!(
+        show(&t.read_reply()),
+        "*2\\r\\n$2\\r\\ntz\\r\\n$5\\r\\nfor-t\\r\\n"
+    );
+    await_blocked(&mut c, 1);
     let list = String::from_utf8_lossy(&c.cmd(&["CLIENT", "LIST"])).into_owned();
     let line = list
         .lines()

@@ -109,6 +109,8 @@ pub struct Waiter {
     pub db: usize,
     /// Distinct keys, in the order given.
     pub keys: Vec<Bytes>,
+    /// Blocked with a timeout (INFO's `clients_in_timeout_table`).
+    pub timed: bool,
     proto: Protocol,
     op: Box<dyn BlockedOp>,
     state: Mutex<State>,
@@ -188,7 +190,12 @@ impl Blocking {
         self.by_client.lock().len()
     }
 
-    /// INFO's `total_blocking_keys`.
+    /// INFO's `clients_in_timeout_table`: blocked clients with a deadline.
+    pub fn clients_with_timeout(&self) -> usize {
+        self.by_client.lock().values().filter(|w| w.timed).count()
+    }
+
+    /// Distinct keys clients are blocked on.
     pub fn keys(&self) -> usize {
         self.queues.lock().len()
     }
@@ -270,6 +277,7 @@ pub fn block(
         client: ctx.session.id,
         db,
         keys: distinct,
+        timed: deadline.is_some(),
         proto: ctx.session.proto,
         op,
         state: Mutex::new(State::Waiting),
