@@ -603,3 +603,81 @@ fn flatten(f: ferrocache_protocol::frame::Frame) -> Vec<String> {
         _ => Vec::new(),
     }
 }
+
+/// Waiters that time out, and are unblocked by CLIENT UNBLOCK, while
+/// elements arrive: an element is either received by exactly one client or
+/// still in the list at the end, never lost or duplicated.
+#[test]
+fn timeouts_and_unblocks_racing_pushes_lose_nothing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let s = ferrocache();
+    let port = s.port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    for i in 0..6 {
+        let stop = stop.clone();
+        handles.push(std::thread::spawn(move || {
+            let mut c = Conn::connect(port);
+            let mut got = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let reply = if i % 2 == 0 {
+                    c.cmd(&["BLPOP", "race", "0.01"])
+                } else {
+                    c.cmd(&[
+                        "BLMOVE",
+                        "race",
+                        &format!("kept{i}"),
+                        "RIGHT",
+                        "LEFT",
+                        "0.02",
+                    ])
+                };
+                if let Ok(Some((frame, _))) = ferrocache_protocol::frame::parse(&reply) {
+                    got.extend(flatten(frame).into_iter().filter(|s| s != "race"));
+                }
+            }
+            got
+        }));
+    }
+    let unblocker = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut c = Conn::connect(port);
+            while !stop.load(Ordering::Relaxed) {
+                for id in 1..12 {
+                    let mode = if id % 2 == 0 { "TIMEOUT" } else { "ERROR" };
+                    c.cmd(&["CLIENT", "UNBLOCK", &id.to_string(), mode]);
+                }
+                std::thread::sleep(Duration::from_millis(3));
+            }
+        })
+    };
+    let mut c = Conn::connect(port);
+    const N: usize = 1500;
+    let started = Instant::now();
+    for n in 0..N {
+        c.cmd(&["RPUSH", "race", &n.to_string()]);
+        if n % 50 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    let mut all: Vec<usize> = Vec::new();
+    for h in handles {
+        let got = h.join().expect("blocker thread");
+        all.extend(got.iter().map(|s| s.parse::<usize>().expect("an element")));
+    }
+    unblocker.join().expect("unblocker thread");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let rest = ferrocache_protocol::frame::parse(&c.cmd(&["LRANGE", "race", "0", "-1"]))
+        .ok()
+        .flatten()
+        .map(|(f, _)| flatten(f))
+        .unwrap_or_default();
+    all.extend(rest.iter().map(|s| s.parse::<usize>().expect("an element")));
+    all.sort_unstable();
+    assert_eq!(all, (0..N).collect::<Vec<_>>());
+    await_blocked(&mut c, 0);
+}

@@ -216,6 +216,16 @@ pub fn must_not_block(ctx: &Ctx) -> bool {
 /// milliseconds overflow a 64-bit integer come out negative. Hexadecimal
 /// integers are accepted, as `strtold` does.
 pub fn parse_timeout(arg: &[u8], start: Instant) -> Result<Option<Instant>, CmdError> {
+    // Whole seconds are exact in a `long double` but not in an f64 near the
+    // top of the range, so they are converted without floating point.
+    if let Ok(secs) = crate::args::parse_i64(arg) {
+        return match secs.checked_mul(1000) {
+            None => Err(errors::TIMEOUT_NEGATIVE.into()),
+            Some(ms) if ms < 0 => Err(errors::TIMEOUT_NEGATIVE.into()),
+            Some(0) => Ok(None),
+            Some(ms) => Ok(start.checked_add(Duration::from_millis(ms as u64))),
+        };
+    }
     let secs = crate::args::parse_f64_opt(arg)
         .or_else(|| parse_hex(arg))
         .ok_or(CmdError::from(errors::TIMEOUT_NOT_FLOAT))?;
@@ -405,6 +415,38 @@ fn serve_key(shared: &Shared, db: usize, key: &Bytes) {
             drop(st);
             drop(locked);
             waiter.wake.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(arg: &str) -> Result<Option<u128>, CmdError> {
+        let start = Instant::now();
+        parse_timeout(arg.as_bytes(), start)
+            .map(|d| d.map(|d| d.saturating_duration_since(start).as_millis()))
+    }
+
+    #[test]
+    fn timeouts_convert_as_redis_does() {
+        assert_eq!(ms("0"), Ok(None));
+        assert_eq!(ms("1"), Ok(Some(1000)));
+        assert_eq!(ms("0.1"), Ok(Some(100)));
+        assert_eq!(ms(".5"), Ok(Some(500)));
+        assert_eq!(ms("0x10"), Ok(Some(16000)));
+        // Under a millisecond, even negative: forever.
+        assert_eq!(ms("0.0001"), Ok(None));
+        assert_eq!(ms("-0.0001"), Ok(None));
+        assert_eq!(ms("9223372036854775"), Ok(Some(9_223_372_036_854_775_000)));
+        let negative = Err(CmdError::from(errors::TIMEOUT_NEGATIVE));
+        for bad in ["-1", "9223372036854776", "1e30", "inf", "-inf"] {
+            assert_eq!(ms(bad), negative, "{bad}");
+        }
+        let not_float = Err(CmdError::from(errors::TIMEOUT_NOT_FLOAT));
+        for bad in ["abc", "nan", " 1", "1 ", "", "0x"] {
+            assert_eq!(ms(bad), not_float, "{bad}");
         }
     }
 }
