@@ -681,3 +681,88 @@ fn timeouts_and_unblocks_racing_pushes_lose_nothing() {
     assert_eq!(all, (0..N).collect::<Vec<_>>());
     await_blocked(&mut c, 0);
 }
+
+#[test]
+fn copy_move_swapdb_and_databases_match_redis() {
+    let mut p = Pair::new();
+    scenario(
+        &mut p,
+        &[&["BLPOP", "cp", "0"]],
+        &[&["RPUSH", "orig", "a", "b"], &["COPY", "orig", "cp"]],
+        &[&["LRANGE", "cp", "0", "-1"], &["LRANGE", "orig", "0", "-1"]],
+    );
+    scenario(
+        &mut p,
+        &[&["BLPOP", "mv", "0"]],
+        &[
+            &["SELECT", "1"],
+            &["RPUSH", "mv", "x"],
+            &["MOVE", "mv", "0"],
+            &["SELECT", "0"],
+        ],
+        &[&["EXISTS", "mv"]],
+    );
+    scenario(
+        &mut p,
+        &[&["BLPOP", "sw", "0"]],
+        &[
+            &["SELECT", "2"],
+            &["RPUSH", "sw", "y", "z"],
+            &["SELECT", "0"],
+            &["SWAPDB", "0", "2"],
+        ],
+        &[&["LRANGE", "sw", "0", "-1"], &["SWAPDB", "0", "2"]],
+    );
+    // A waiter in database 3 is not served by a push to database 0.
+    let mut l = p.link();
+    for c in [&mut l.ours, &mut l.theirs] {
+        assert_eq!(c.cmd(&["SELECT", "3"]), b"+OK\r\n");
+        send(c, &["BLPOP", "db3", "0"]);
+    }
+    await_blocked(&mut p.ours, 1);
+    await_blocked(&mut p.theirs, 1);
+    p.check(&["RPUSH", "db3", "not-for-you"]);
+    p.check(&["SELECT", "3"]);
+    p.check(&["RPUSH", "db3", "yours"]);
+    assert_eq!(show(&l.ours.read_reply()), show(&l.theirs.read_reply()));
+    p.check(&["LRANGE", "db3", "0", "-1"]);
+    p.check(&["SELECT", "0"]);
+    p.check(&["LRANGE", "db3", "0", "-1"]);
+}
+
+#[test]
+fn resp3_clients_receive_what_redis_sends() {
+    let mut p = Pair::new();
+    let mut l = p.link();
+    l.ours.cmd(&["HELLO", "3"]);
+    l.theirs.cmd(&["HELLO", "3"]);
+    for (block, push) in [
+        (&["BLPOP", "r", "0"][..], &["RPUSH", "r", "a"][..]),
+        (
+            &["BLMPOP", "0", "1", "r", "LEFT", "COUNT", "3"][..],
+            &["RPUSH", "r", "a", "b"][..],
+        ),
+        (
+            &["BLMOVE", "r", "r2", "LEFT", "LEFT", "0"][..],
+            &["RPUSH", "r", "c"][..],
+        ),
+    ] {
+        send(&mut l.ours, block);
+        send(&mut l.theirs, block);
+        await_blocked(&mut p.ours, 1);
+        await_blocked(&mut p.theirs, 1);
+        p.check(push);
+        assert_eq!(
+            show(&l.ours.read_reply()),
+            show(&l.theirs.read_reply()),
+            "{block:?}"
+        );
+    }
+    for cmd in [
+        &["BLPOP", "none", "0.01"][..],
+        &["BLMOVE", "none", "d", "LEFT", "LEFT", "0.01"][..],
+        &["BLMPOP", "0.01", "1", "none", "LEFT"][..],
+    ] {
+        assert_eq!(show(&l.ours.cmd(cmd)), show(&l.theirs.cmd(cmd)), "{cmd:?}");
+    }
+}
