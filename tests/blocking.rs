@@ -439,6 +439,12 @@ fn client_unblock_both_modes_match_redis() {
             }
             assert_eq!(show(&p.ours.cmd(&args_o)), show(&p.theirs.cmd(&args_t)));
             assert_eq!(show(&l.ours.read_reply()), show(&l.theirs.read_reply()));
+            // Error replies are counted as Redis counts them.
+            let section = |c: &mut Conn| {
+                let info = String::from_utf8_lossy(&c.cmd(&["INFO", "errorstats"])).into_owned();
+                info.lines().skip(1).map(str::to_string).collect::<Vec<_>>()
+            };
+            assert_eq!(section(&mut p.ours), section(&mut p.theirs));
             // Not blocked any more.
             assert_eq!(show(&p.ours.cmd(&args_o)), ":0\\r\\n");
             assert_eq!(show(&l.ours.cmd(&["PING"])), "+PONG\\r\\n");

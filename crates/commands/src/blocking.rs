@@ -351,6 +351,28 @@ pub fn finish(shared: &Shared, session: &mut crate::Session) {
     }
 }
 
+/// Counts an error answer given to a blocked client (CLIENT UNBLOCK ERROR,
+/// BLMOVE's WRONGTYPE destination) in `errorstats` and the command's
+/// `failed_calls`, as Redis does when it unblocks a client with an error.
+pub fn count_answer(shared: &Shared, session: &crate::Session, reply: &[u8]) {
+    let Some(text) = reply.strip_prefix(b"-") else {
+        return;
+    };
+    let code_end = text
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r')
+        .unwrap_or(text.len());
+    let code = String::from_utf8_lossy(&text[..code_end]);
+    shared.stats.record_error(&code);
+    if let Some(stat) = session
+        .handle
+        .last_cmd()
+        .and_then(|c| shared.stats.cmd(c.name))
+    {
+        stat.failed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// How CLIENT UNBLOCK wakes a client.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum UnblockMode {

@@ -274,6 +274,7 @@ async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
     ferrocache_commands::blocking::finish(shared, session);
     match reply {
         Some(r) => {
+            ferrocache_commands::blocking::count_answer(shared, session, &r);
             out.extend_from_slice(&r);
             true
         }
