@@ -23,19 +23,23 @@
 //! has left `Waiting` under the same state lock, so an element is handed to
 //! exactly one client, and the next waiter gets it if the first can't.
 //!
-//! Adding a blocking command for another type: implement [`BlockedOp`]
-//! (`serve` takes from a key of your type and writes the reply, or answers
-//! [`Attempt::NotReady`] for a missing key or another type), look for data
-//! immediately in the handler (returning WRONGTYPE there as Redis does), and
-//! otherwise call [`block`] with the shard guard still held. When the
-//! session is inside EXEC or a script ([`must_not_block`]), answer the
-//! timeout reply at once instead.
+//! Adding a blocking command for another type (BZPOPMIN, BZPOPMAX, BZMPOP):
+//! implement [`BlockedOp`] for the operation: `accepts` names the type,
+//! `serve` takes from a key of that type under the held shard locks, emits
+//! the keyspace notifications, deletes an emptied key and writes the reply
+//! (or answers [`Attempt::NotReady`], writing nothing, when there is nothing
+//! for it), and `timeout_reply` / `no_wait_reply` write the nulls. The
+//! handler parses its arguments (timeout with [`parse_timeout`]), locks its
+//! keys with `lock_many`, and hands the guard to [`serve_or_block`], which
+//! serves at once, answers WRONGTYPE, answers `no_wait_reply` inside EXEC
+//! or a script, or blocks. Creating the value under a key (any
+//! `Locked::insert`) is what wakes waiters, so the push side needs nothing.
 
 use crate::context::{CmdError, Ctx, Shared};
 use crate::errors;
 use bytes::{Bytes, BytesMut};
 use ferrocache_protocol::{Encoder, Protocol};
-use ferrocache_store::Locked;
+use ferrocache_store::{Locked, Value};
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -68,6 +72,17 @@ impl ServeCtx<'_> {
 /// One kind of blocked operation (a list pop, a list move, a sorted set
 /// pop...).
 pub trait BlockedOp: Send + Sync {
+    /// True if a value of this type is what the operation takes from (a
+    /// list for BLPOP, a sorted set for BZPOPMIN). When the command runs, a
+    /// key holding anything else is WRONGTYPE; once blocked, it is skipped.
+    fn accepts(&self, value: &Value) -> bool;
+
+    /// Checks made when the command runs, after a key with data is found
+    /// and before it is served (BLMOVE: the destination's type).
+    fn precheck(&self, _db: usize, _locked: &mut Locked<'_>) -> Result<(), CmdError> {
+        Ok(())
+    }
+
     /// Keys besides the ready one whose shards must be held while serving
     /// (BLMOVE's destination).
     fn extra_keys(&self) -> &[Bytes] {
@@ -264,6 +279,44 @@ fn parse_hex(arg: &[u8]) -> Option<f64> {
         v = v * 16.0 + char::from(d).to_digit(16)? as f64;
     }
     Some(if neg { -v } else { v })
+}
+
+/// The common body of every blocking command once its arguments are
+/// parsed, with the shards of `keys` and of the operation's
+/// [`BlockedOp::extra_keys`] held in `locked`: serve from the first key
+/// holding a value the operation accepts (WRONGTYPE if a key before it
+/// holds another type), else answer at once inside EXEC or a script, else
+/// block.
+pub fn serve_or_block(
+    ctx: &mut Ctx,
+    mut locked: Locked<'_>,
+    keys: &[Bytes],
+    deadline: Option<Instant>,
+    op: Box<dyn BlockedOp>,
+) -> Result<(), CmdError> {
+    let db = ctx.session.db;
+    for key in keys {
+        match locked.get(db, key) {
+            None => continue,
+            Some(e) if !op.accepts(&e.value) => return Err(errors::WRONGTYPE.into()),
+            Some(_) => {}
+        }
+        op.precheck(db, &mut locked)?;
+        let cx = ServeCtx {
+            shared: ctx.shared,
+            db,
+        };
+        let mut reply = Encoder::new(ctx.out, ctx.session.proto);
+        op.serve(&cx, &mut locked, key, &mut reply);
+        return Ok(());
+    }
+    if must_not_block(ctx) {
+        drop(locked);
+        op.no_wait_reply(&mut ctx.reply());
+        return Ok(());
+    }
+    block(ctx, locked, keys, deadline, op);
+    Ok(())
 }
 
 /// Blocks the client on `keys`. Call with the shards of every key locked

@@ -9,7 +9,7 @@
 //! up first. A list emptied by a command is deleted in the same command.
 
 use crate::args::{is, parse_i64};
-use crate::blocking::{block, must_not_block, parse_timeout, Attempt, BlockedOp, ServeCtx};
+use crate::blocking::{parse_timeout, serve_or_block, Attempt, BlockedOp, ServeCtx};
 use crate::context::{CmdError, CmdResult, Ctx};
 use crate::errors;
 use crate::notify::class;
@@ -627,6 +627,10 @@ struct ListPop {
 }
 
 impl BlockedOp for ListPop {
+    fn accepts(&self, value: &Value) -> bool {
+        matches!(value, Value::List(_))
+    }
+
     fn serve(
         &self,
         cx: &ServeCtx,
@@ -658,6 +662,10 @@ struct ListMultiPop {
 }
 
 impl BlockedOp for ListMultiPop {
+    fn accepts(&self, value: &Value) -> bool {
+        matches!(value, Value::List(_))
+    }
+
     fn serve(
         &self,
         cx: &ServeCtx,
@@ -697,6 +705,15 @@ struct ListMove {
 }
 
 impl BlockedOp for ListMove {
+    fn accepts(&self, value: &Value) -> bool {
+        matches!(value, Value::List(_))
+    }
+
+    /// The destination's type is checked before anything is popped.
+    fn precheck(&self, db: usize, locked: &mut Locked<'_>) -> Result<(), CmdError> {
+        list_mut(locked, db, &self.dst[0]).map(|_| ())
+    }
+
     fn extra_keys(&self) -> &[Bytes] {
         &self.dst
     }
@@ -744,42 +761,6 @@ impl BlockedOp for ListMove {
     fn no_wait_reply(&self, reply: &mut Encoder<'_>) {
         reply.null();
     }
-}
-
-/// The common end of every blocking handler: serve from the first key that
-/// holds a list, else answer the timeout reply (inside EXEC or a script) or
-/// block. `locked` holds the shards of `keys` and of the operation's other
-/// keys. `check` runs before serving, for BLMOVE's destination type.
-fn serve_or_block(
-    ctx: &mut Ctx,
-    mut locked: Locked<'_>,
-    keys: &[Bytes],
-    deadline: Option<std::time::Instant>,
-    op: Box<dyn BlockedOp>,
-) -> CmdResult {
-    let db = ctx.db();
-    for key in keys {
-        if list_mut(&mut locked, db, key)?.is_none() {
-            continue;
-        }
-        for other in op.extra_keys() {
-            list_mut(&mut locked, db, other)?;
-        }
-        let cx = ServeCtx {
-            shared: ctx.shared,
-            db,
-        };
-        let mut reply = Encoder::new(ctx.out, ctx.session.proto);
-        op.serve(&cx, &mut locked, key, &mut reply);
-        return Ok(());
-    }
-    if must_not_block(ctx) {
-        drop(locked);
-        op.no_wait_reply(&mut ctx.reply());
-        return Ok(());
-    }
-    block(ctx, locked, keys, deadline, op);
-    Ok(())
 }
 
 /// BLPOP/BRPOP key [key ...] timeout
