@@ -283,6 +283,19 @@ fn transactions_scripts_and_moves_serve_after_completion() {
         ],
         &[&["LRANGE", "t", "0", "-1"]],
     );
+    // Two keys become ready in one transaction: the first one pushed
+    // serves the client blocked on both.
+    scenario(
+        &mut p,
+        &[&["BLPOP", "ka", "kb", "0"], &["BLPOP", "ka", "0"]],
+        &[
+            &["MULTI"],
+            &["RPUSH", "kb", "1"],
+            &["RPUSH", "ka", "2"],
+            &["EXEC"],
+        ],
+        &[&["EXISTS", "ka", "kb"]],
+    );
     // Pushed then deleted inside the transaction: nothing to serve; the
     // next push does.
     scenario(

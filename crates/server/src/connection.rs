@@ -275,7 +275,10 @@ async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
     match reply {
         Some(r) => {
             ferrocache_commands::blocking::count_answer(shared, session, &r);
-            out.extend_from_slice(&r);
+            // CLIENT REPLY OFF silences the late answer too.
+            if session.reply_mode != ferrocache_commands::context::ReplyMode::Off {
+                out.extend_from_slice(&r);
+            }
             true
         }
         None => false,
