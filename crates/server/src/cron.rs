@@ -43,8 +43,11 @@ fn active_expire(shared: &Shared, budget: Duration) {
         .clamp(1, 10) as usize;
     for db in 0..shared.ks.databases() {
         loop {
-            // Never between two commands of a transaction.
-            let gate = shared.gate.shared();
+            // Never between two commands of a transaction; while one (or
+            // a script) runs, skip this round rather than block a worker.
+            let Some(gate) = shared.gate.try_shared() else {
+                return;
+            };
             let (sampled, expired) =
                 shared
                     .ks
