@@ -245,6 +245,7 @@ fn cmd_exec(ctx: &mut Ctx) -> CmdResult {
     }
     let shared = ctx.shared;
     let _gate = shared.gate.exclusive();
+    let _section = shared.journal.open(true);
     // A watched key that expired since WATCH and is still in the table goes
     // now; its removal raises the flag like any other change.
     for (db, key) in &ctx.session.watch.keys {

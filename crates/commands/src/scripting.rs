@@ -607,6 +607,8 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
         .in_exec
         .is_none()
         .then(|| shared.gate.exclusive());
+    // What the script changes is journaled as one MULTI/EXEC unit.
+    let _section = shared.journal.open(true);
     let mut guard = shared.scripting.engine.lock();
     if guard.is_none() {
         *guard = Some(new_engine(&shared.scripting.run).map_err(|e| format!("ERR {e}"))?);
