@@ -20,4 +20,5 @@ mod scripting;
 mod server;
 mod sets;
 mod strings;
+mod tracking;
 mod transactions;

@@ -230,6 +230,13 @@ impl Shared {
         self.tuning.refresh(&self.config);
         // The AOF writer rereads appendonly and appendfsync.
         self.journal.wake_aof();
+        self.pubsub.tracking.max_keys.store(
+            self.config
+                .get_i64("tracking-table-max-keys")
+                .unwrap_or(1_000_000)
+                .max(0) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let notify = crate::notify::parse(
             &self
                 .config
@@ -299,6 +306,8 @@ pub struct Session {
     /// Journal offset this client's replies wait for (`appendfsync
     /// always`); 0 when nothing is waiting.
     pub sync_to: u64,
+    /// CLIENT TRACKING state.
+    pub tracking: crate::tracking::SessionTracking,
     /// Channels and patterns this connection listens to.
     pub pubsub: Option<crate::pubsub::Subscriptions>,
 }
@@ -319,6 +328,7 @@ impl Session {
             watch: Default::default(),
             in_exec: None,
             sync_to: 0,
+            tracking: Default::default(),
             pubsub: None,
         }
     }

@@ -142,7 +142,15 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
         now_ms,
         rewritten: None,
     };
+    let previous_client = crate::tracking::set_current(ctx.session.id);
     let result = (cmd.handler)(&mut ctx);
+    crate::tracking::set_current(previous_client);
+    if previous_client == 0 && shared.pubsub.tracking.is_active() {
+        shared.pubsub.tracking.flush_bcast(&shared.pubsub);
+    }
+    if ctx.session.tracking.mode.is_some() && result.is_ok() {
+        crate::tracking::after_command(shared, ctx.session, cmd, args);
+    }
     if journaled && shared.ks.stats.dirty.load(Ordering::Relaxed) != dirty_before {
         let db = ctx.session.db;
         match ctx.rewritten.take() {

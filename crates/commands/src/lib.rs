@@ -45,5 +45,6 @@ pub mod slowlog;
 pub mod stats;
 pub mod string;
 pub mod table;
+pub mod tracking;
 
 pub use context::{CmdError, CmdResult, Ctx, Session, Shared};
