@@ -291,6 +291,9 @@ pub struct Session {
     pub watch: crate::multi::WatchState,
     /// Set while EXEC runs the queued commands: the time they all see.
     pub in_exec: Option<u64>,
+    /// The session runs a script's `redis.call`s (SORT then sorts sets it
+    /// would otherwise leave in their own order).
+    pub in_script: bool,
     /// Channels and patterns this connection listens to.
     pub pubsub: Option<crate::pubsub::Subscriptions>,
 }
@@ -310,6 +313,7 @@ impl Session {
             multi: None,
             watch: Default::default(),
             in_exec: None,
+            in_script: false,
             pubsub: None,
         }
     }
