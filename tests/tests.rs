@@ -18,5 +18,6 @@ mod robustness;
 mod scripting;
 mod server;
 mod sets;
+mod sort;
 mod strings;
 mod transactions;

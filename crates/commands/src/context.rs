@@ -90,6 +90,8 @@ pub struct Tuning {
     pub hash_max_listpack_value: AtomicU64,
     /// `set-max-intset-entries`.
     pub set_max_intset_entries: AtomicU64,
+    /// `list-max-listpack-size` (Redis's quicklist `fill`).
+    pub list_fill: AtomicI64,
 }
 
 impl Tuning {
@@ -121,6 +123,10 @@ impl Tuning {
                 .get_i64("hash-max-listpack-value")
                 .unwrap_or(64)
                 .max(0) as u64,
+            r,
+        );
+        self.list_fill.store(
+            config.get_i64("list-max-listpack-size").unwrap_or(-2),
             r,
         );
         self.set_max_intset_entries.store(

@@ -289,13 +289,29 @@ fn parse_decimal(s: &[u8]) -> Option<f64> {
 }
 
 /// strtod's ERANGE: an infinite result from finite digits, or a result too
-/// small to be a normal double from non-zero digits.
+/// small to be a normal double from non-zero digits. (glibc lets a tiny
+/// result through when it is exact; a decimal one practically never is,
+/// and [`parse_hex`] checks its own.)
 fn checked_range(v: f64, nonzero: bool) -> Option<f64> {
     if v.is_infinite() || (nonzero && v.abs() < f64::MIN_POSITIVE) {
         None
     } else {
         Some(v)
     }
+}
+
+/// `v * 2^exp`, rounding at most once: the scale is applied in steps that
+/// stay in the normal range before the last one.
+fn scale2(mut v: f64, mut exp: i64) -> f64 {
+    while exp > 1000 {
+        v *= 2f64.powi(1000);
+        exp -= 1000;
+    }
+    while exp < -1000 {
+        v *= 2f64.powi(-1000);
+        exp += 1000;
+    }
+    v * 2f64.powi(exp as i32)
 }
 
 /// The part of a hex float after `0x`: `hex[.hex][p[sign]digits]`.
@@ -306,6 +322,7 @@ fn parse_hex(s: &[u8]) -> Option<f64> {
     let mut digits = 0;
     let mut nonzero = false;
     let mut frac = false;
+    let mut dropped = false;
     loop {
         match s.get(i) {
             Some(b'.') if !frac => frac = true,
@@ -318,9 +335,12 @@ fn parse_hex(s: &[u8]) -> Option<f64> {
                     if frac {
                         exp -= 4;
                     }
-                } else if !frac {
-                    // Digits past the precision still scale the value.
-                    exp += 4;
+                } else {
+                    dropped |= d != 0;
+                    if !frac {
+                        // Digits past the precision still scale the value.
+                        exp += 4;
+                    }
                 }
             }
             _ => break,
@@ -357,7 +377,13 @@ fn parse_hex(s: &[u8]) -> Option<f64> {
     if i != s.len() {
         return None;
     }
-    let v = mant as f64 * 2f64.powi(exp.clamp(-4000, 4000) as i32);
+    let m = mant as f64;
+    let exp = exp.clamp(-5000, 5000);
+    let v = scale2(m, exp);
+    if nonzero && v.abs() < f64::MIN_POSITIVE {
+        let exact = !dropped && m as u64 == mant && scale2(v, -exp) == m;
+        return exact.then_some(v);
+    }
     checked_range(v, nonzero)
 }
 
@@ -535,14 +561,15 @@ fn sort(ctx: &mut Ctx, readonly: bool) -> CmdResult {
             }
         }
         Some(dst) => {
+            let limit = crate::list::node_limit(ctx);
             let mut list = List::new();
             for elem in window {
                 if o.get.is_empty() {
-                    list.push(End::Right, &elem);
+                    list.push(End::Right, &elem, limit);
                 } else {
                     for p in &o.get {
                         let v = p.lookup(&mut locked, db, &elem).unwrap_or_default();
-                        list.push(End::Right, &v);
+                        list.push(End::Right, &v, limit);
                     }
                 }
             }
@@ -620,6 +647,11 @@ mod tests {
         assert_eq!(parse_weight(b"nan"), None);
         assert_eq!(parse_weight(b"1e400"), None);
         assert_eq!(parse_weight(b"1e-310"), None);
+        assert_eq!(parse_weight(b"0x1p-1070"), Some(f64::from_bits(1 << 4)));
+        assert_eq!(parse_weight(b"0x3p-1075"), None);
+        assert_eq!(parse_weight(b"0x1p-1080"), None);
+        assert_eq!(parse_weight(b"0x1p1024"), None);
+        assert_eq!(parse_weight(b"0x1p1023"), Some(2f64.powi(1023)));
         assert_eq!(parse_weight(b"0e-400"), Some(0.0));
         assert_eq!(parse_weight(b"1e"), None);
         assert_eq!(parse_weight(b".5"), Some(0.5));

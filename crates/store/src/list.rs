@@ -3,11 +3,15 @@
 //! A small list is stored packed: one byte buffer holding each element as a
 //! LEB128 length followed by its bytes, which costs one or two bytes of
 //! overhead per element, the way Redis's listpack does. Once the packed form
-//! would pass [`PACKED_MAX_BYTES`] (Redis's default `list-max-listpack-size`
-//! of -2, 8 KB per node) the list becomes a double-ended queue of boxed byte
-//! strings (16 bytes of header each), with O(1) pushes and pops at both ends
-//! whatever its length. It never goes back: a list that grew once tends to
-//! grow again.
+//! would pass its [`NodeLimit`] (what `list-max-listpack-size` allows one
+//! Redis quicklist node: 8 KB by default) the list becomes a double-ended
+//! queue of boxed byte strings (16 bytes of header each), with O(1) pushes
+//! and pops at both ends whatever its length. It never goes back on a push:
+//! a list that grew once tends to grow again. Edits that shrink a packed
+//! list keep it packed; edits that grow it check the limit.
+//!
+//! The limit is passed in by the caller with every growing operation, as
+//! the set type's intset limit is; the store reads no configuration.
 //!
 //! Redis 7.0 stores every list as a quicklist (a linked list of listpacks)
 //! and OBJECT ENCODING says `quicklist` for lists of any size, so that is the
@@ -18,8 +22,47 @@
 
 use std::collections::VecDeque;
 
-/// Largest packed buffer, in bytes, before a list turns into a deque.
+/// Largest packed buffer, in bytes, under the default limit.
 pub const PACKED_MAX_BYTES: usize = 8192;
+
+/// How large the packed form may grow, from Redis's `list-max-listpack-size`
+/// (`fill`): a positive value caps the number of elements (and, as Redis's
+/// safety limit does, the size at 8 KB); -1 to -5 cap the size at 4, 8, 16,
+/// 32 or 64 KB. Redis clamps values below -5 to -5 and positive ones to
+/// 32768, and so does this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeLimit {
+    pub max_entries: usize,
+    pub max_bytes: usize,
+}
+
+impl NodeLimit {
+    pub fn from_fill(fill: i64) -> NodeLimit {
+        if fill >= 0 {
+            NodeLimit {
+                max_entries: fill.min(1 << 15) as usize,
+                max_bytes: PACKED_MAX_BYTES,
+            }
+        } else {
+            let shift = (fill.max(-5).unsigned_abs() - 1) as u32;
+            NodeLimit {
+                max_entries: usize::MAX,
+                max_bytes: 4096 << shift,
+            }
+        }
+    }
+
+    fn allows(&self, count: usize, bytes: usize) -> bool {
+        count <= self.max_entries && bytes <= self.max_bytes
+    }
+}
+
+impl Default for NodeLimit {
+    /// Redis's default fill, -2.
+    fn default() -> Self {
+        NodeLimit::from_fill(-2)
+    }
+}
 
 /// Which end of a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,14 +232,19 @@ impl List {
     }
 
     /// Applies an edit to the deque form, packing the result again if the
-    /// list was packed and still fits.
-    fn edit<R>(&mut self, f: impl FnOnce(&mut VecDeque<Box<[u8]>>) -> R) -> R {
+    /// list was packed and still fits `limit` (always, for an edit that
+    /// only shrinks: `None`).
+    fn edit<R>(
+        &mut self,
+        limit: Option<NodeLimit>,
+        f: impl FnOnce(&mut VecDeque<Box<[u8]>>) -> R,
+    ) -> R {
         let was_packed = self.is_packed();
         let d = self.unpack();
         let r = f(d);
         if was_packed {
             let size: usize = d.iter().map(|e| len_size(e.len()) + e.len()).sum();
-            if size <= PACKED_MAX_BYTES {
+            if limit.is_none_or(|l| l.allows(d.len(), size)) {
                 let mut buf = Vec::with_capacity(size);
                 for e in d.iter() {
                     put_len(&mut buf, e.len());
@@ -209,10 +257,10 @@ impl List {
         r
     }
 
-    pub fn push(&mut self, end: End, item: &[u8]) {
+    pub fn push(&mut self, end: End, item: &[u8], limit: NodeLimit) {
         if let Repr::Packed { buf, count } = &mut self.repr {
             let add = len_size(item.len()) + item.len();
-            if buf.len() + add <= PACKED_MAX_BYTES {
+            if limit.allows(*count + 1, buf.len() + add) {
                 match end {
                     End::Right => {
                         put_len(buf, item.len());
@@ -279,11 +327,11 @@ impl List {
     }
 
     /// Replaces the element at `pos`; false if there is none.
-    pub fn set(&mut self, pos: usize, item: &[u8]) -> bool {
+    pub fn set(&mut self, pos: usize, item: &[u8], limit: NodeLimit) -> bool {
         if pos >= self.len() {
             return false;
         }
-        self.edit(|d| match d.get_mut(pos) {
+        self.edit(Some(limit), |d| match d.get_mut(pos) {
             Some(slot) => {
                 *slot = item.into();
                 true
@@ -343,7 +391,7 @@ impl List {
 
     /// Keeps only `first..=last` (or nothing).
     pub fn retain_range(&mut self, keep: Option<(usize, usize)>) {
-        self.edit(|d| match keep {
+        self.edit(None, |d| match keep {
             None => d.clear(),
             Some((first, last)) => {
                 d.truncate(last + 1);
@@ -354,11 +402,17 @@ impl List {
 
     /// Inserts `item` before or after the first element equal to `pivot`;
     /// false if there is no such element.
-    pub fn insert_at_pivot(&mut self, pivot: &[u8], item: &[u8], after: bool) -> bool {
+    pub fn insert_at_pivot(
+        &mut self,
+        pivot: &[u8],
+        item: &[u8],
+        after: bool,
+        limit: NodeLimit,
+    ) -> bool {
         let Some(pos) = self.iter().position(|e| e == pivot) else {
             return false;
         };
-        self.edit(|d| d.insert(pos + after as usize, item.into()));
+        self.edit(Some(limit), |d| d.insert(pos + after as usize, item.into()));
         true
     }
 
@@ -373,7 +427,7 @@ impl List {
         } else {
             usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX)
         };
-        self.edit(|d| {
+        self.edit(None, |d| {
             let mut removed = 0;
             if count >= 0 {
                 d.retain(|e| {
@@ -418,7 +472,7 @@ mod tests {
     fn list(items: &[&str]) -> List {
         let mut l = List::new();
         for i in items {
-            l.push(End::Right, i.as_bytes());
+            l.push(End::Right, i.as_bytes(), NodeLimit::default());
         }
         l
     }
@@ -450,8 +504,8 @@ mod tests {
         let mut l = list(&["a", "b", "a", "c", "a"]);
         assert_eq!(l.remove_matching(b"a", -2), 2);
         assert_eq!(items(&l), ["a", "b", "c"]);
-        assert!(l.insert_at_pivot(b"b", b"x", true));
-        assert!(!l.insert_at_pivot(b"zz", b"x", true));
+        assert!(l.insert_at_pivot(b"b", b"x", true, NodeLimit::default()));
+        assert!(!l.insert_at_pivot(b"zz", b"x", true, NodeLimit::default()));
         assert_eq!(items(&l), ["a", "b", "x", "c"]);
         l.retain_range(l.clamp_range(1, -2));
         assert_eq!(items(&l), ["b", "x"]);
@@ -469,11 +523,11 @@ mod tests {
             let item = vec![b'a' + rng.u8(..3); rng.usize(0..300)];
             match rng.u8(..6) {
                 0 | 1 => {
-                    l.push(End::Left, &item);
+                    l.push(End::Left, &item, NodeLimit::default());
                     model.push_front(item);
                 }
                 2 => {
-                    l.push(End::Right, &item);
+                    l.push(End::Right, &item, NodeLimit::default());
                     model.push_back(item);
                 }
                 3 => assert_eq!(l.pop(End::Left).map(Vec::from), model.pop_front()),
@@ -507,8 +561,57 @@ mod tests {
         }
         // Big elements force the deque form.
         let mut big = List::new();
-        big.push(End::Right, &[b'x'; PACKED_MAX_BYTES]);
+        big.push(End::Right, &[b'x'; PACKED_MAX_BYTES], NodeLimit::default());
         assert!(!big.is_packed());
         assert!(List::new().is_packed());
+    }
+
+    #[test]
+    fn node_limits_follow_the_fill_setting() {
+        assert_eq!(NodeLimit::from_fill(-1).max_bytes, 4096);
+        assert_eq!(NodeLimit::from_fill(-5).max_bytes, 65536);
+        assert_eq!(NodeLimit::from_fill(-100).max_bytes, 65536);
+        assert_eq!(NodeLimit::from_fill(i64::MIN).max_bytes, 65536);
+        assert_eq!(NodeLimit::from_fill(1 << 40).max_entries, 1 << 15);
+        // A positive fill counts elements.
+        let five = NodeLimit::from_fill(5);
+        let mut l = List::new();
+        for _ in 0..5 {
+            l.push(End::Right, b"x", five);
+        }
+        assert!(l.is_packed());
+        l.push(End::Left, b"x", five);
+        assert!(!l.is_packed());
+        // A negative one counts bytes: 100-byte elements, 101 bytes each
+        // packed, 40 fit in 4 KB and 41 do not.
+        for (fill, fits) in [(-1, 40), (-2, 81), (-3, 162), (-4, 324), (-5, 648)] {
+            let limit = NodeLimit::from_fill(fill);
+            let mut l = List::new();
+            for _ in 0..fits {
+                l.push(End::Right, &[b'y'; 100], limit);
+            }
+            assert!(l.is_packed(), "fill {fill}");
+            l.push(End::Right, &[b'y'; 100], limit);
+            assert!(!l.is_packed(), "fill {fill}");
+        }
+        // Growing edits check the limit, shrinking ones keep the packing.
+        let mut l = List::new();
+        for _ in 0..5 {
+            l.push(End::Right, b"x", five);
+        }
+        assert!(l.insert_at_pivot(b"x", b"z", true, five));
+        assert!(!l.is_packed());
+        let mut l = List::new();
+        for _ in 0..5 {
+            l.push(End::Right, b"x", five);
+        }
+        assert!(l.set(0, &[b'q'; 9000], five));
+        assert!(!l.is_packed());
+        let mut l = List::new();
+        for _ in 0..5 {
+            l.push(End::Right, b"x", five);
+        }
+        assert_eq!(l.remove_matching(b"x", 2), 2);
+        assert!(l.is_packed());
     }
 }
