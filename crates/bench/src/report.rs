@@ -235,6 +235,31 @@ fn memory_lines(m: &MemoryResult) -> Vec<MemLine> {
             judge(reload_ratio, 0.5)
         },
     });
+    let pause = |s: &ServerMemory| match &s.pause {
+        Ok(p) => format!(
+            "{:.2} ms (no save: {:.2} ms; fork {})",
+            p.longest.as_secs_f64() * 1e3,
+            p.baseline.as_secs_f64() * 1e3,
+            p.fork_usec
+                .map(|u| format!("{:.2} ms", u as f64 / 1e3))
+                .unwrap_or("n/a".into())
+        ),
+        Err(_) => "not supported".into(),
+    };
+    let pratio = match (&r.pause, &f.pause) {
+        (Ok(a), Ok(b)) if !a.longest.is_zero() => {
+            Some(b.longest.as_secs_f64() / a.longest.as_secs_f64())
+        }
+        _ => None,
+    };
+    v.push(MemLine {
+        metric: "longest write during BGSAVE".into(),
+        redis: pause(r),
+        ferrocache: pause(f),
+        ratio: pratio,
+        target: "—".into(),
+        result: "—".into(),
+    });
     for k in &m.kinds {
         let n = m.collections;
         let cell = |snap: Option<u64>, per: Option<f64>, err: &Option<String>| match (err, snap) {
@@ -266,31 +291,6 @@ fn memory_lines(m: &MemoryResult) -> Vec<MemLine> {
     }
     // ZSET: the small sorted set rows come out of the loop above once
     // `collections::KINDS` has a sorted set kind.
-    let pause = |s: &ServerMemory| match &s.pause {
-        Ok(p) => format!(
-            "{:.2} ms (no save: {:.2} ms; fork {})",
-            p.longest.as_secs_f64() * 1e3,
-            p.baseline.as_secs_f64() * 1e3,
-            p.fork_usec
-                .map(|u| format!("{:.2} ms", u as f64 / 1e3))
-                .unwrap_or("n/a".into())
-        ),
-        Err(_) => "not supported".into(),
-    };
-    let pratio = match (&r.pause, &f.pause) {
-        (Ok(a), Ok(b)) if !a.longest.is_zero() => {
-            Some(b.longest.as_secs_f64() / a.longest.as_secs_f64())
-        }
-        _ => None,
-    };
-    v.push(MemLine {
-        metric: "longest write during BGSAVE".into(),
-        redis: pause(r),
-        ferrocache: pause(f),
-        ratio: pratio,
-        target: "—".into(),
-        result: "—".into(),
-    });
     v
 }
 

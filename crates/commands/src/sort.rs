@@ -436,6 +436,8 @@ fn sort(ctx: &mut Ctx, readonly: bool) -> CmdResult {
                 s.for_each(|m| v.push(m.to_vec()));
                 Source::Set(v)
             }
+            // ZSET: `Value::ZSet(z)` becomes `Source::ZSet` here, members in
+            // ascending score order.
             _ => return Err(errors::WRONGTYPE.into()),
         },
     };
