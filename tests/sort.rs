@@ -114,7 +114,9 @@ fn sort_by_and_get_patterns_match_redis() {
 #[test]
 fn sort_weights_read_like_strtod() {
     let mut p = Pair::new();
-    for bad in ["abc", "1 ", "1e", "+", "-", " ", "nan", "-nan", "1.2.3", "0x"] {
+    for bad in [
+        "abc", "1 ", "1e", "+", "-", " ", "nan", "-nan", "1.2.3", "0x",
+    ] {
         p.check(&["DEL", "l"]);
         p.check(&["RPUSH", "l", "1", bad]);
         p.check(&["SORT", "l"]);
@@ -122,8 +124,27 @@ fn sort_weights_read_like_strtod() {
         p.check(&["SORT", "l", "BY", "nosort"]);
     }
     for good in [
-        "", " 5", "\t5", "\n-3", "+4", ".5", "5.", "1e3", "1E-3", "-0", "inf", "-inf", "Infinity",
-        "-INF", "0x10", "0X1p4", "0x.8", "1e-300", "0e-999", "00012", "2.2250738585072014e-308",
+        "",
+        " 5",
+        "\t5",
+        "\n-3",
+        "+4",
+        ".5",
+        "5.",
+        "1e3",
+        "1E-3",
+        "-0",
+        "inf",
+        "-inf",
+        "Infinity",
+        "-INF",
+        "0x10",
+        "0X1p4",
+        "0x.8",
+        "1e-300",
+        "0e-999",
+        "00012",
+        "2.2250738585072014e-308",
     ] {
         p.check(&["DEL", "l"]);
         p.check(&["RPUSH", "l", "1", good, "0", "-2"]);
@@ -144,12 +165,25 @@ fn sort_weights_read_like_strtod() {
     );
     // A NUL ends what strtod reads.
     p.check_bytes(&[b"DEL".to_vec(), b"l".to_vec()]);
-    p.check_bytes(&[b"RPUSH".to_vec(), b"l".to_vec(), b"3\0x".to_vec(), b"2".to_vec()]);
+    p.check_bytes(&[
+        b"RPUSH".to_vec(),
+        b"l".to_vec(),
+        b"3\0x".to_vec(),
+        b"2".to_vec(),
+    ]);
     p.check_bytes(&[b"SORT".to_vec(), b"l".to_vec()]);
     // Out of range (overflow, and underflow to a subnormal or zero) last,
     // each on a fresh pair: Redis leaves ERANGE in errno, which makes every
     // later conversion on the connection fail as well (not reproduced).
-    for bad in ["1e400", "-1e400", "1e-310", "1e-400", "0x1p-1070", "0x3p-1075", "0x1p1024"] {
+    for bad in [
+        "1e400",
+        "-1e400",
+        "1e-310",
+        "1e-400",
+        "0x1p-1070",
+        "0x3p-1075",
+        "0x1p1024",
+    ] {
         let mut p = Pair::new();
         p.check(&["RPUSH", "l", "1", bad]);
         p.check(&["SORT", "l"]);
@@ -276,18 +310,42 @@ fn sort_store_matches_redis() {
 fn sort_alpha_with_binary_elements() {
     let mut p = Pair::new();
     let b = |s: &[u8]| s.to_vec();
-    p.check_bytes(&[b(b"RPUSH"), b(b"l"), b(b"b\0z"), b(b"b\0a"), b(b"a"), b(b"\xff"), b(b"\xc3\xa9"), b(b"B")]);
+    p.check_bytes(&[
+        b(b"RPUSH"),
+        b(b"l"),
+        b(b"b\0z"),
+        b(b"b\0a"),
+        b(b"a"),
+        b(b"\xff"),
+        b(b"\xc3\xa9"),
+        b(b"B"),
+    ]);
     p.check_bytes(&[b(b"SORT"), b(b"l"), b(b"ALPHA")]);
     p.check_bytes(&[b(b"SORT"), b(b"l"), b(b"ALPHA"), b(b"DESC")]);
     p.check_bytes(&[b(b"SORT"), b(b"l"), b(b"ALPHA"), b(b"STORE"), b(b"d")]);
     p.check_bytes(&[b(b"LRANGE"), b(b"d"), b(b"0"), b(b"-1")]);
-    p.check_bytes(&[b(b"SORT"), b(b"l"), b(b"ALPHA"), b(b"DESC"), b(b"STORE"), b(b"d")]);
+    p.check_bytes(&[
+        b(b"SORT"),
+        b(b"l"),
+        b(b"ALPHA"),
+        b(b"DESC"),
+        b(b"STORE"),
+        b(b"d"),
+    ]);
     p.check_bytes(&[b(b"LRANGE"), b(b"d"), b(b"0"), b(b"-1")]);
     // Patterns are read as C strings for `#`, `*` and `->`.
     p.check_bytes(&[b(b"SET"), b(b"k_a\0x"), b(b"1")]);
     p.check_bytes(&[b(b"SORT"), b(b"l"), b(b"ALPHA"), b(b"GET"), b(b"k_*\0x")]);
     p.check_bytes(&[b(b"SORT"), b(b"l"), b(b"ALPHA"), b(b"GET"), b(b"#\0x")]);
-    p.check_bytes(&[b(b"SORT"), b(b"l"), b(b"BY"), b(b"no\0*"), b(b"LIMIT"), b(b"0"), b(b"2")]);
+    p.check_bytes(&[
+        b(b"SORT"),
+        b(b"l"),
+        b(b"BY"),
+        b(b"no\0*"),
+        b(b"LIMIT"),
+        b(b"0"),
+        b(b"2"),
+    ]);
 }
 
 #[test]

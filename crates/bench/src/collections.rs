@@ -175,7 +175,11 @@ mod tests {
             let a = (k.build)(1);
             let b = (k.build)(2);
             assert_ne!(a[1], b[1]);
-            let elems = if a[0] == b"HSET" { (a.len() - 2) / 2 } else { a.len() - 2 };
+            let elems = if a[0] == b"HSET" {
+                (a.len() - 2) / 2
+            } else {
+                a.len() - 2
+            };
             assert_eq!(elems, ELEMENTS, "{}", k.label);
         }
         // Integer members stay integers (an intset in Redis).

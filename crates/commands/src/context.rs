@@ -125,10 +125,8 @@ impl Tuning {
                 .max(0) as u64,
             r,
         );
-        self.list_fill.store(
-            config.get_i64("list-max-listpack-size").unwrap_or(-2),
-            r,
-        );
+        self.list_fill
+            .store(config.get_i64("list-max-listpack-size").unwrap_or(-2), r);
         self.set_max_intset_entries.store(
             config
                 .get_i64("set-max-intset-entries")

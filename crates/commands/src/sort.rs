@@ -49,10 +49,26 @@ use ferrocache_store::{Locked, Value};
 use std::cmp::Ordering;
 
 pub static COMMANDS: &[Command] = &[
-    command("sort", -2, WRITE | DENYOOM | MOVABLE_KEYS, sort_store_keys(), Group::Generic, "1.0.0",
-        "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", cmd_sort),
-    command("sort_ro", -2, READONLY | MOVABLE_KEYS, keys(1, 1, 1), Group::Generic, "7.0.0",
-        "Returns the sorted elements of a list, a set, or a sorted set.", cmd_sort_ro),
+    command(
+        "sort",
+        -2,
+        WRITE | DENYOOM | MOVABLE_KEYS,
+        sort_store_keys(),
+        Group::Generic,
+        "1.0.0",
+        "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
+        cmd_sort,
+    ),
+    command(
+        "sort_ro",
+        -2,
+        READONLY | MOVABLE_KEYS,
+        keys(1, 1, 1),
+        Group::Generic,
+        "7.0.0",
+        "Returns the sorted elements of a list, a set, or a sorted set.",
+        cmd_sort_ro,
+    ),
 ];
 
 fn cmd_sort(ctx: &mut Ctx) -> CmdResult {
@@ -233,7 +249,11 @@ pub fn parse_weight(b: &[u8]) -> Option<f64> {
     };
     let lower = rest.to_ascii_lowercase();
     let magnitude = if lower == b"inf" || lower == b"infinity" {
-        return Some(if neg { f64::NEG_INFINITY } else { f64::INFINITY });
+        return Some(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
     } else if lower.starts_with(b"nan") {
         return None;
     } else if lower.len() > 2 && lower.starts_with(b"0x") {
