@@ -589,3 +589,57 @@ fn list_encoding_under_every_node_size() {
         p.check(&["LRANGE", "big", "0", "-1"]);
     }
 }
+
+/// The quicklist fields of DEBUG OBJECT (the node count follows
+/// `list-max-listpack-size`).
+fn ql_fields(reply: &[u8]) -> String {
+    String::from_utf8_lossy(reply)
+        .split_whitespace()
+        .filter(|f| f.starts_with("ql_"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Lists built by tail pushes get the node layout Redis gives them under
+/// every fill: element counts for positive values, 4 to 64 KB size classes
+/// for negative ones, with Redis's clamping.
+#[test]
+fn list_node_layout_follows_listpack_size() {
+    let mut p = Pair::with(&[("enable-debug-command", "yes")]);
+    let mut rng = Rng::with_seed(11);
+    for fill in [
+        "-5", "-4", "-3", "-2", "-1", "0", "1", "2", "5", "128", "-100", "100000",
+    ] {
+        p.check(&["CONFIG", "SET", "list-max-listpack-size", fill]);
+        for round in 0..3 {
+            p.check(&["DEL", "l"]);
+            let n = [3, 200, 1500][round];
+            let mut args: Vec<String> = vec!["RPUSH".into(), "l".into()];
+            for _ in 0..n {
+                args.push(match rng.u8(0..5) {
+                    0 => rng.i64(-100_000..100_000).to_string(),
+                    1 => rng.i64(i64::MIN..i64::MAX).to_string(),
+                    2 => "v".repeat(rng.usize(0..80)),
+                    3 => "w".repeat(rng.usize(100..400)),
+                    _ => rng.u8(0..200).to_string(),
+                });
+            }
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            p.check(&a);
+            let (ours, theirs) = p.both(&["DEBUG", "OBJECT", "l"]);
+            assert_eq!(
+                ql_fields(&ours),
+                ql_fields(&theirs),
+                "fill {fill}, {n} elements"
+            );
+            assert!(ql_fields(&ours).contains("ql_nodes:"), "{}", show(&ours));
+        }
+    }
+    // Redis fixes a list's fill and compression when the list is created;
+    // these figures follow the current settings, so the list is new.
+    p.check(&["CONFIG", "SET", "list-compress-depth", "2"]);
+    p.check(&["DEL", "l"]);
+    p.check(&["RPUSH", "l", "a", "b", "c"]);
+    let (ours, theirs) = p.both(&["DEBUG", "OBJECT", "l"]);
+    assert_eq!(ql_fields(&ours), ql_fields(&theirs));
+}

@@ -25,11 +25,18 @@ use std::collections::VecDeque;
 /// Largest packed buffer, in bytes, under the default limit.
 pub const PACKED_MAX_BYTES: usize = 8192;
 
+/// Redis clamps a quicklist's fill to `-5..=FILL_MAX`.
+pub const FILL_MAX: i64 = (1 << 15) - 1;
+
+/// The fill a quicklist keeps for a `list-max-listpack-size` value.
+pub fn clamp_fill(fill: i64) -> i64 {
+    fill.clamp(-5, FILL_MAX)
+}
+
 /// How large the packed form may grow, from Redis's `list-max-listpack-size`
 /// (`fill`): a positive value caps the number of elements (and, as Redis's
 /// safety limit does, the size at 8 KB); -1 to -5 cap the size at 4, 8, 16,
-/// 32 or 64 KB. Redis clamps values below -5 to -5 and positive ones to
-/// 32768, and so does this.
+/// 32 or 64 KB. Values are clamped as Redis clamps them ([`clamp_fill`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeLimit {
     pub max_entries: usize,
@@ -38,13 +45,14 @@ pub struct NodeLimit {
 
 impl NodeLimit {
     pub fn from_fill(fill: i64) -> NodeLimit {
+        let fill = clamp_fill(fill);
         if fill >= 0 {
             NodeLimit {
-                max_entries: fill.min(1 << 15) as usize,
+                max_entries: fill as usize,
                 max_bytes: PACKED_MAX_BYTES,
             }
         } else {
-            let shift = (fill.max(-5).unsigned_abs() - 1) as u32;
+            let shift = (fill.unsigned_abs() - 1) as u32;
             NodeLimit {
                 max_entries: usize::MAX,
                 max_bytes: 4096 << shift,
@@ -62,6 +70,57 @@ impl Default for NodeLimit {
     fn default() -> Self {
         NodeLimit::from_fill(-2)
     }
+}
+
+/// Bytes of an empty listpack: its 6-byte header and its end marker.
+const LISTPACK_EMPTY: usize = 7;
+
+/// Bytes one element takes in a Redis listpack: integers in Redis's strict
+/// syntax take 1 to 9 bytes by range, strings a 1, 2 or 5 byte header; then
+/// the back-length of the entry.
+fn listpack_entry_size(e: &[u8]) -> usize {
+    let body = match crate::value::parse_int_exact(e) {
+        Some(v) if (0..=127).contains(&v) => 1,
+        Some(v) if (-4096..=4095).contains(&v) => 2,
+        Some(v) if (-32768..=32767).contains(&v) => 3,
+        Some(v) if (-8_388_608..=8_388_607).contains(&v) => 4,
+        Some(v) if (i32::MIN as i64..=i32::MAX as i64).contains(&v) => 5,
+        Some(_) => 9,
+        None if e.len() < 64 => 1 + e.len(),
+        None if e.len() < 4096 => 2 + e.len(),
+        None => 5 + e.len(),
+    };
+    let back = match body {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
+        _ => 5,
+    };
+    body + back
+}
+
+/// Redis 7.0's test for adding an element of `len` bytes to a quicklist
+/// node of `sz` bytes and `count` elements: an overestimate of the new size
+/// against the size class of a negative fill, or the 8 KB safety limit and
+/// the element count of a positive one.
+fn node_allows(sz: usize, count: usize, len: usize, fill: i64) -> bool {
+    let prev = if len < 254 { 1 } else { 5 };
+    let head = if len < 64 {
+        1
+    } else if len < 16384 {
+        2
+    } else {
+        5
+    };
+    let new_sz = sz + len + prev + head;
+    if fill < 0 {
+        let class = 4096usize << (fill.unsigned_abs() - 1);
+        if new_sz <= class {
+            return true;
+        }
+    }
+    new_sz <= PACKED_MAX_BYTES && (count as i64) < fill
 }
 
 /// Which end of a list.
@@ -452,6 +511,37 @@ impl List {
         })
     }
 
+    /// The quicklist Redis 7.0 would hold for these elements pushed one by
+    /// one at the tail under `fill`: its node count and the listpack bytes
+    /// of all nodes (DEBUG OBJECT's `ql_nodes` and `ql_uncompressed_size`).
+    /// Lists built otherwise (head pushes, inserts, removals) may have a
+    /// different layout in Redis; this is an estimate for them.
+    pub fn quicklist_layout(&self, fill: i64) -> (usize, usize) {
+        let fill = clamp_fill(fill);
+        let (mut nodes, mut total) = (0usize, 0usize);
+        // The open node: its listpack bytes and element count.
+        let mut node: Option<(usize, usize)> = None;
+        for e in self.iter() {
+            let entry = listpack_entry_size(e);
+            match node {
+                Some((sz, count)) if node_allows(sz, count, e.len(), fill) => {
+                    node = Some((sz + entry, count + 1));
+                }
+                _ => {
+                    if let Some((sz, _)) = node {
+                        total += sz;
+                    }
+                    nodes += 1;
+                    node = Some((LISTPACK_EMPTY + entry, 1));
+                }
+            }
+        }
+        if let Some((sz, _)) = node {
+            total += sz;
+        }
+        (nodes, total)
+    }
+
     /// Heap bytes held: the packed buffer, or the element bytes and the
     /// deque's slots.
     pub fn heap_size(&self) -> usize {
@@ -567,12 +657,43 @@ mod tests {
     }
 
     #[test]
+    fn quicklist_layout_matches_redis_figures() {
+        // Figures read from Redis 7.0.15's DEBUG OBJECT for the same pushes.
+        let mut l = List::new();
+        let y = "y".repeat(70);
+        let z = "z".repeat(300);
+        for e in [
+            "a",
+            "b",
+            "c",
+            "12",
+            "-5000",
+            "1234567",
+            "99999999999",
+            &y,
+            &z,
+        ] {
+            l.push(End::Right, e.as_bytes(), NodeLimit::default());
+        }
+        assert_eq!(l.quicklist_layout(-100), (1, 414));
+        assert_eq!(l.quicklist_layout(0), (9, 470));
+        assert_eq!(l.quicklist_layout(5), (2, 421));
+        assert_eq!(l.quicklist_layout(100_000), (1, 414));
+        let mut l = List::new();
+        for _ in 0..100 {
+            l.push(End::Right, &[b'x'; 100], NodeLimit::default());
+        }
+        assert_eq!(l.quicklist_layout(-1).0, 3);
+        assert_eq!(List::new().quicklist_layout(-2), (0, 0));
+    }
+
+    #[test]
     fn node_limits_follow_the_fill_setting() {
         assert_eq!(NodeLimit::from_fill(-1).max_bytes, 4096);
         assert_eq!(NodeLimit::from_fill(-5).max_bytes, 65536);
         assert_eq!(NodeLimit::from_fill(-100).max_bytes, 65536);
         assert_eq!(NodeLimit::from_fill(i64::MIN).max_bytes, 65536);
-        assert_eq!(NodeLimit::from_fill(1 << 40).max_entries, 1 << 15);
+        assert_eq!(NodeLimit::from_fill(1 << 40).max_entries, 32767);
         // A positive fill counts elements.
         let five = NodeLimit::from_fill(5);
         let mut l = List::new();
