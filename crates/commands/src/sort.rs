@@ -421,11 +421,13 @@ struct Item {
 /// The elements of the source, as Redis loads them.
 enum Source {
     List(Vec<Vec<u8>>),
+    /// A list read without sorting: already the LIMIT window, in order.
+    Window(Vec<Vec<u8>>),
     Set(Vec<Vec<u8>>),
     // ZSET: a sorted set source plugs in here, its members in ascending
     // score order. With `BY nosort` Redis keeps that order (from the lowest
     // score for ASC, from the highest for DESC, LIMIT applied while
-    // reading), exactly as `Source::List` is treated below; otherwise its
+    // reading), exactly as a list gives a `Source::Window`; otherwise its
     // members are sorted like a set's.
 }
 
@@ -450,6 +452,22 @@ fn sort(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     let source = match crate::string::lookup_read(&mut locked, db, key) {
         None => Source::List(Vec::new()),
         Some(e) => match &e.value {
+            // Unsorted, a list gives its LIMIT window straight away, read
+            // from the tail for DESC: only that part is copied.
+            Value::List(l) if o.dont_sort => {
+                let v = match window(l.len(), o.limit) {
+                    None => Vec::new(),
+                    Some((s, take)) if o.desc => l
+                        .iter()
+                        .rev()
+                        .skip(s)
+                        .take(take)
+                        .map(<[u8]>::to_vec)
+                        .collect(),
+                    Some((s, take)) => l.iter().skip(s).take(take).map(<[u8]>::to_vec).collect(),
+                };
+                Source::Window(v)
+            }
             Value::List(l) => Source::List(l.iter().map(<[u8]>::to_vec).collect()),
             Value::Set(s) => {
                 let mut v = Vec::with_capacity(s.len());
@@ -471,87 +489,53 @@ fn sort(ctx: &mut Ctx, readonly: bool) -> CmdResult {
         o.by = None;
     }
 
-    let (elems, is_list) = match source {
-        Source::List(v) => (v, true),
-        Source::Set(v) => (v, false),
-    };
-    let len = elems.len() as i64;
-    // The LIMIT window, clamped as Redis clamps it: `start..=end`, empty
-    // when `end < start`.
-    let start = o.limit.0.max(0);
-    let mut end = if o.limit.1 < 0 {
-        len - 1
-    } else {
-        start.saturating_add(o.limit.1) - 1
-    };
-    let mut start = start;
-    if start >= len {
-        start = len - 1;
-        end = len - 2;
-    }
-    if end >= len {
-        end = len - 1;
-    }
-
     let mut bad_weight = false;
-    let window: Vec<Vec<u8>> = if o.dont_sort {
-        if is_list {
-            // Read the window straight from the list, from the tail for DESC.
-            if end < start {
-                Vec::new()
-            } else {
-                let (s, e) = (start as usize, end as usize);
-                let take = e - s + 1;
-                if o.desc {
-                    elems.into_iter().rev().skip(s).take(take).collect()
-                } else {
-                    elems.into_iter().skip(s).take(take).collect()
+    let window: Vec<Vec<u8>> = match source {
+        Source::Window(v) => v,
+        Source::Set(elems) if o.dont_sort => cut(window(elems.len(), o.limit), elems),
+        Source::List(elems) | Source::Set(elems) => {
+            let mut items: Vec<Item> = Vec::with_capacity(elems.len());
+            for elem in elems {
+                let mut item = Item {
+                    elem,
+                    score: 0.0,
+                    cmp: None,
+                };
+                let by = match &o.by {
+                    Some(p) => p.lookup(&mut locked, db, &item.elem),
+                    None => None,
+                };
+                if o.by.is_some() && by.is_none() {
+                    items.push(item);
+                    continue;
                 }
-            }
-        } else {
-            cut(elems, start, end)
-        }
-    } else {
-        let mut items: Vec<Item> = Vec::with_capacity(elems.len());
-        for elem in elems {
-            let mut item = Item {
-                elem,
-                score: 0.0,
-                cmp: None,
-            };
-            let by = match &o.by {
-                Some(p) => p.lookup(&mut locked, db, &item.elem),
-                None => None,
-            };
-            if o.by.is_some() && by.is_none() {
+                if o.alpha {
+                    item.cmp = by;
+                } else {
+                    let w = by.as_deref().unwrap_or(&item.elem);
+                    match parse_weight(w) {
+                        Some(s) => item.score = s,
+                        None => bad_weight = true,
+                    }
+                }
                 items.push(item);
-                continue;
             }
-            if o.alpha {
-                item.cmp = by;
-            } else {
-                let w = by.as_deref().unwrap_or(&item.elem);
-                match parse_weight(w) {
-                    Some(s) => item.score = s,
-                    None => bad_weight = true,
-                }
+            if !bad_weight {
+                let by_pattern = o.by.is_some();
+                let binary = o.store.is_some();
+                let (alpha, desc) = (o.alpha, o.desc);
+                items.sort_by(|a, b| {
+                    let c = compare(a, b, alpha, by_pattern, binary);
+                    if desc {
+                        c.reverse()
+                    } else {
+                        c
+                    }
+                });
             }
-            items.push(item);
+            let limit = window(items.len(), o.limit);
+            cut(limit, items.into_iter().map(|i| i.elem).collect())
         }
-        if !bad_weight {
-            let by_pattern = o.by.is_some();
-            let binary = o.store.is_some();
-            let (alpha, desc) = (o.alpha, o.desc);
-            items.sort_by(|a, b| {
-                let c = compare(a, b, alpha, by_pattern, binary);
-                if desc {
-                    c.reverse()
-                } else {
-                    c
-                }
-            });
-        }
-        cut(items.into_iter().map(|i| i.elem).collect(), start, end)
     };
 
     if bad_weight {
@@ -611,13 +595,30 @@ fn sort(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     Ok(())
 }
 
-/// The `start..=end` slice of `v` (empty when `end < start`).
-fn cut<T>(v: Vec<T>, start: i64, end: i64) -> Vec<T> {
-    if end < start || start < 0 {
-        return Vec::new();
+/// The LIMIT window over `len` elements, clamped as Redis clamps it: the
+/// first position and the count, `None` when it is empty. (Redis makes a
+/// start past the end select nothing, and a negative count mean "to the
+/// end".)
+fn window(len: usize, (offset, count): (i64, i64)) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = offset.max(0);
+    if start >= len {
+        return None;
     }
-    let (s, e) = (start as usize, end as usize);
-    v.into_iter().skip(s).take(e - s + 1).collect()
+    let end = if count < 0 {
+        len - 1
+    } else {
+        start.saturating_add(count).saturating_sub(1).min(len - 1)
+    };
+    (end >= start).then(|| (start as usize, (end - start + 1) as usize))
+}
+
+/// The elements `window` selects.
+fn cut<T>(window: Option<(usize, usize)>, v: Vec<T>) -> Vec<T> {
+    match window {
+        None => Vec::new(),
+        Some((start, take)) => v.into_iter().skip(start).take(take).collect(),
+    }
 }
 
 /// Redis's comparison of two sort items (before DESC reverses it).
