@@ -33,6 +33,12 @@
 //!    as the values its GET patterns find (`#` is the element itself; a
 //!    missing value answers nil, or is stored as an empty string).
 //!
+//! Not reproduced: Redis does not clear `errno` before `strtod`, so once a
+//! weight overflowed or underflowed, every later weight read by the same
+//! server thread is refused too, until some failing system call overwrites
+//! `errno` (in practice: until another client connects). Here each weight
+//! is judged on its own.
+//!
 //! A BY or GET pattern names keys that only the data reveals, so a command
 //! that uses one locks every shard of its database: the keys it reads then
 //! cannot change under it, as they cannot in single-threaded Redis. Without

@@ -11,7 +11,10 @@
 //! list keep it packed; edits that grow it check the limit.
 //!
 //! The limit is passed in by the caller with every growing operation, as
-//! the set type's intset limit is; the store reads no configuration.
+//! the set type's intset limit is; the store reads no configuration. Redis
+//! fixes a list's fill when the list is created; here a CONFIG SET applies
+//! to the next growth of existing lists too (the difference shows in
+//! memory, never in replies).
 //!
 //! Redis 7.0 stores every list as a quicklist (a linked list of listpacks)
 //! and OBJECT ENCODING says `quicklist` for lists of any size, so that is the
