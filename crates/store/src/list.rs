@@ -14,7 +14,7 @@
 //! the set type's intset limit is; the store reads no configuration. Redis
 //! fixes a list's fill when the list is created; here a CONFIG SET applies
 //! to the next growth of existing lists too (the difference shows in
-//! memory, never in replies).
+//! memory and in DEBUG OBJECT's quicklist figures, never in other replies).
 //!
 //! Redis 7.0 stores every list as a quicklist (a linked list of listpacks)
 //! and OBJECT ENCODING says `quicklist` for lists of any size, so that is the
