@@ -643,3 +643,49 @@ fn list_node_layout_follows_listpack_size() {
     let (ours, theirs) = p.both(&["DEBUG", "OBJECT", "l"]);
     assert_eq!(ql_fields(&ours), ql_fields(&theirs));
 }
+
+/// SORT ... STORE is journaled as itself, as Redis propagates it: the
+/// stored lists (a set sorted because the result is stored, BY and GET
+/// patterns, an empty result deleting its destination) come back from the
+/// AOF in Ferrocache and in real Redis.
+#[test]
+fn sort_store_replays_from_the_aof() {
+    use crate::aof::{ferrocache_in, fingerprint, stop_redis, temp_dir};
+    let dir = temp_dir("sort");
+    let fc = ferrocache_in(&dir, &[]).expect("starts");
+    let mut c = crate::support::Conn::connect(fc.port());
+    for cmd in [
+        &["RPUSH", "ids", "3", "1", "2"][..],
+        &[
+            "MSET", "w_1", "30", "w_2", "10", "w_3", "20", "n_1", "a", "n_2", "b",
+        ],
+        &["HSET", "h_3", "f", "x"],
+        &["SADD", "names", "pear", "apple", "fig"],
+        &["SORT", "ids", "STORE", "plain"],
+        &[
+            "SORT", "ids", "BY", "w_*", "GET", "#", "GET", "n_*", "GET", "h_*->f", "STORE", "byget",
+        ],
+        &["SORT", "names", "BY", "nosort", "STORE", "setsorted"],
+        &["SET", "gone", "x"],
+        &["SORT", "ids", "LIMIT", "9", "9", "STORE", "gone"],
+        &["SORT_RO", "ids", "BY", "w_*"],
+    ] {
+        let r = c.cmd(cmd);
+        assert!(!r.starts_with(b"-"), "{cmd:?}: {}", show(&r));
+    }
+    drop(c);
+    let before = fingerprint(fc.port());
+    assert!(before.iter().any(|l| l.contains("byget")), "{before:?}");
+    assert!(!before.iter().any(|l| l.contains(" gone ")), "{before:?}");
+    fc.shutdown();
+
+    let fc = ferrocache_in(&dir, &[]).expect("restarts");
+    assert_eq!(fingerprint(fc.port()), before);
+    fc.shutdown();
+
+    let r = crate::support::redis(&[("dir", &dir.display().to_string()), ("appendonly", "yes")]);
+    assert_eq!(fingerprint(r.port), before, "real redis replays our AOF");
+    stop_redis(r.port);
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+}
