@@ -20,7 +20,7 @@ fn drain(conn: &mut crate::support::Conn) -> Vec<String> {
     }
 }
 
-fn run(p: &mut Pair, flags: &str, script: &str) {
+pub(crate) fn run(p: &mut Pair, flags: &str, script: &str) {
     let mut writer = p.link();
     writer.check(&["CONFIG", "SET", "notify-keyspace-events", flags]);
     writer.check(&["CONFIG", "GET", "notify-keyspace-events"]);

@@ -19,6 +19,7 @@ mod robustness;
 mod scripting;
 mod server;
 mod sets;
+mod sort;
 mod strings;
 mod tracking;
 mod transactions;

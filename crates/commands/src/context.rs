@@ -92,6 +92,8 @@ pub struct Tuning {
     pub hash_max_listpack_value: AtomicU64,
     /// `set-max-intset-entries`.
     pub set_max_intset_entries: AtomicU64,
+    /// `list-max-listpack-size` (Redis's quicklist `fill`).
+    pub list_fill: AtomicI64,
 }
 
 impl Tuning {
@@ -125,6 +127,8 @@ impl Tuning {
                 .max(0) as u64,
             r,
         );
+        self.list_fill
+            .store(config.get_i64("list-max-listpack-size").unwrap_or(-2), r);
         self.set_max_intset_entries.store(
             config
                 .get_i64("set-max-intset-entries")
@@ -303,6 +307,9 @@ pub struct Session {
     pub watch: crate::multi::WatchState,
     /// Set while EXEC runs the queued commands: the time they all see.
     pub in_exec: Option<u64>,
+    /// The session runs a script's `redis.call`s (SORT then sorts sets it
+    /// would otherwise leave in their own order).
+    pub in_script: bool,
     /// Journal offset this client's replies wait for (`appendfsync
     /// always`); 0 when nothing is waiting.
     pub sync_to: u64,
@@ -327,6 +334,7 @@ impl Session {
             multi: None,
             watch: Default::default(),
             in_exec: None,
+            in_script: false,
             sync_to: 0,
             tracking: Default::default(),
             pubsub: None,

@@ -42,6 +42,7 @@ pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod slowlog;
+pub mod sort;
 pub mod stats;
 pub mod string;
 pub mod table;
