@@ -785,3 +785,63 @@ fn resp3_clients_receive_what_redis_sends() {
         assert_eq!(show(&l.ours.cmd(cmd)), show(&l.theirs.cmd(cmd)), "{cmd:?}");
     }
 }
+
+/// Served blocked clients are journaled as the plain pops and moves that
+/// replay them, after the write that served them: the AOF reloads to the
+/// same data, and real Redis loads it too.
+#[test]
+fn served_pops_are_journaled_and_replay() {
+    use crate::aof::{ferrocache_in, fingerprint, temp_dir};
+    let dir = temp_dir("blocking");
+    let fc = ferrocache_in(&dir, &[]).expect("starts");
+    let port = fc.port();
+    let mut c = Conn::connect(port);
+    let mut waiters = Vec::new();
+    for (i, cmd) in [
+        &["BLPOP", "j1", "0"][..],
+        &["BLMOVE", "j2", "j2dst", "RIGHT", "LEFT", "0"][..],
+        &["BLMPOP", "0", "1", "j3", "LEFT", "COUNT", "2"][..],
+        &["BRPOP", "j4", "0"][..],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut w = Conn::connect(port);
+        send(&mut w, cmd);
+        await_blocked(&mut c, i + 1);
+        waiters.push(w);
+    }
+    c.cmd(&["RPUSH", "j1", "a", "b"]);
+    c.cmd(&["RPUSH", "j2", "c", "d"]);
+    c.cmd(&["RPUSH", "j3", "e", "f", "g"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["RPUSH", "j4", "h", "i", "j"]);
+    c.cmd(&["LPOP", "j4"]);
+    c.cmd(&["EXEC"]);
+    // Served at once: journaled as the pop too.
+    c.cmd(&["BLPOP", "j1", "0"]);
+    for w in &mut waiters {
+        assert!(!w.read_reply().is_empty());
+    }
+    await_blocked(&mut c, 0);
+    let before = fingerprint(port);
+    assert!(before.iter().any(|l| l.contains("j2dst")), "{before:?}");
+    fc.shutdown();
+    let mut journal = Vec::new();
+    for entry in std::fs::read_dir(dir.join("appendonlydir")).expect("aof dir") {
+        let path = entry.expect("entry").path();
+        if path.to_string_lossy().ends_with(".incr.aof") {
+            journal.extend(std::fs::read(path).expect("aof file"));
+        }
+    }
+    let text = String::from_utf8_lossy(&journal);
+    assert!(!text.contains("BLPOP") && !text.contains("BLMOVE") && !text.contains("BLMPOP"));
+    assert!(text.contains("LMOVE"), "{text}");
+    let fc = ferrocache_in(&dir, &[]).expect("restarts");
+    assert_eq!(fingerprint(fc.port()), before);
+    fc.shutdown();
+    let r = crate::support::redis(&[("dir", &dir.display().to_string()), ("appendonly", "yes")]);
+    assert_eq!(fingerprint(r.port), before, "real redis loads our AOF");
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+}

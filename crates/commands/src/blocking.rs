@@ -67,6 +67,19 @@ impl ServeCtx<'_> {
     pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
         self.shared.pubsub.notify(class, event, self.db, key);
     }
+
+    /// Journals what serving did, as the plain command that replays it
+    /// (BLPOP served is `LPOP key`, as Redis propagates it). Both when the
+    /// command serves at once and when a write wakes it, a journal section
+    /// is open on this thread if the journal is on.
+    pub fn propagate(&self, argv: &[&[u8]]) {
+        if crate::journal::in_section() {
+            crate::journal::record(
+                self.db,
+                argv.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
+            );
+        }
+    }
 }
 
 /// One kind of blocked operation (a list pop, a list move, a sorted set
@@ -308,6 +321,9 @@ pub fn serve_or_block(
         };
         let mut reply = Encoder::new(ctx.out, ctx.session.proto);
         op.serve(&cx, &mut locked, key, &mut reply);
+        // `serve` journaled what it did; the request itself is not.
+        drop(locked);
+        ctx.propagate_nothing();
         return Ok(());
     }
     if must_not_block(ctx) {
@@ -451,6 +467,13 @@ pub fn serve_ready(shared: &Shared) {
     // Serving BLMOVE stores under its destination, which may signal
     // another key: keep going until nothing is left.
     while shared.ks.blocked.pending() {
+        // After EXEC or a script, whose own section is closed, serving
+        // opens one (gate first, then journal, as everywhere).
+        let _section = if crate::journal::in_section() {
+            None
+        } else {
+            shared.journal.open(false)
+        };
         for (db, key) in shared.ks.blocked.take_ready() {
             serve_key(shared, db, &key);
         }

@@ -42,6 +42,10 @@ pub struct ClientHandle {
     pub is_unix: bool,
     /// Waiting in a blocking command (CLIENT LIST's `b` flag).
     pub blocked: AtomicBool,
+    /// CLIENT TRACKING flags ([`crate::tracking::TRACKING_ON`], ...) and
+    /// redirect target, for CLIENT LIST.
+    pub tracking: AtomicU8,
+    pub redirect: std::sync::atomic::AtomicI64,
 }
 
 impl ClientHandle {
@@ -72,6 +76,8 @@ impl ClientHandle {
             ssubs: AtomicUsize::new(0),
             is_unix,
             blocked: AtomicBool::new(false),
+            tracking: AtomicU8::new(0),
+            redirect: std::sync::atomic::AtomicI64::new(0),
         }
     }
 

@@ -75,6 +75,8 @@ pub struct Shared {
     pub scripting: crate::scripting::Scripting,
     /// Clients blocked on keys (BLPOP and kin).
     pub blocking: crate::blocking::Blocking,
+    /// Every change, in order, for the AOF and replicas.
+    pub journal: crate::journal::Journal,
 }
 
 /// Parameters read on every command, kept in atomics so that dispatch does
@@ -92,6 +94,8 @@ pub struct Tuning {
     pub hash_max_listpack_value: AtomicU64,
     /// `set-max-intset-entries`.
     pub set_max_intset_entries: AtomicU64,
+    /// `list-max-listpack-size` (Redis's quicklist `fill`).
+    pub list_fill: AtomicI64,
 }
 
 impl Tuning {
@@ -125,6 +129,8 @@ impl Tuning {
                 .max(0) as u64,
             r,
         );
+        self.list_fill
+            .store(config.get_i64("list-max-listpack-size").unwrap_or(-2), r);
         self.set_max_intset_entries.store(
             config
                 .get_i64("set-max-intset-entries")
@@ -216,6 +222,7 @@ impl Shared {
             pubsub: Arc::default(),
             scripting: Default::default(),
             blocking: Default::default(),
+            journal: Default::default(),
         });
         shared.ks.set_observer(shared.pubsub.clone());
         shared.apply_config();
@@ -228,6 +235,15 @@ impl Shared {
     /// and after every CONFIG SET.
     pub fn apply_config(&self) {
         self.tuning.refresh(&self.config);
+        // The AOF writer rereads appendonly and appendfsync.
+        self.journal.wake_aof();
+        self.pubsub.tracking.max_keys.store(
+            self.config
+                .get_i64("tracking-table-max-keys")
+                .unwrap_or(1_000_000)
+                .max(0) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let notify = crate::notify::parse(
             &self
                 .config
@@ -294,6 +310,14 @@ pub struct Session {
     pub watch: crate::multi::WatchState,
     /// Set while EXEC runs the queued commands: the time they all see.
     pub in_exec: Option<u64>,
+    /// The session runs a script's `redis.call`s (SORT then sorts sets it
+    /// would otherwise leave in their own order).
+    pub in_script: bool,
+    /// Journal offset this client's replies wait for (`appendfsync
+    /// always`); 0 when nothing is waiting.
+    pub sync_to: u64,
+    /// CLIENT TRACKING state.
+    pub tracking: crate::tracking::SessionTracking,
     /// Channels and patterns this connection listens to.
     pub pubsub: Option<crate::pubsub::Subscriptions>,
     /// Set by a blocking command that found nothing: the connection waits
@@ -316,6 +340,9 @@ impl Session {
             multi: None,
             watch: Default::default(),
             in_exec: None,
+            in_script: false,
+            sync_to: 0,
+            tracking: Default::default(),
             pubsub: None,
             blocked: None,
         }
@@ -339,9 +366,29 @@ pub struct Ctx<'a> {
     /// Unix time in milliseconds, fixed for the duration of the command so
     /// that every key it touches sees the same instant.
     pub now_ms: u64,
+    /// What the journal records instead of the request (see
+    /// [`Ctx::propagate`]).
+    pub rewritten: Option<Vec<Vec<Bytes>>>,
 }
 
 impl<'a> Ctx<'a> {
+    /// Records `argv` in the journal in place of the request (several calls
+    /// record several commands). Handlers call it where Redis 7.0 rewrites
+    /// a command into deterministic form. No-op while the journal is off.
+    pub fn propagate(&mut self, argv: Vec<Bytes>) {
+        if crate::journal::in_section() {
+            self.rewritten.get_or_insert_with(Vec::new).push(argv);
+        }
+    }
+
+    /// Records nothing for this request, although it changed data (its
+    /// effects were recorded another way).
+    pub fn propagate_nothing(&mut self) {
+        if crate::journal::in_section() {
+            self.rewritten.get_or_insert_with(Vec::new);
+        }
+    }
+
     pub fn reply(&mut self) -> Encoder<'_> {
         Encoder::new(self.out, self.session.proto)
     }

@@ -17,7 +17,7 @@ use crate::string::lookup_read;
 use crate::table::{command, flags::*, keys, keys_counted, Command, Group};
 use bytes::Bytes;
 use ferrocache_protocol::Encoder;
-use ferrocache_store::list::{End, List};
+use ferrocache_store::list::{End, List, NodeLimit};
 use ferrocache_store::{Entry, Locked, Value};
 
 pub static COMMANDS: &[Command] = &[
@@ -66,6 +66,35 @@ pub static COMMANDS: &[Command] = &[
     command("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, keys_counted(2), Group::List, "7.0.0",
         "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", cmd_blmpop),
 ];
+
+/// How large a list may grow in its packed form, from
+/// `list-max-listpack-size`.
+pub fn node_limit(ctx: &Ctx) -> NodeLimit {
+    shared_node_limit(ctx.shared)
+}
+
+fn shared_node_limit(shared: &crate::Shared) -> NodeLimit {
+    NodeLimit::from_fill(
+        shared
+            .tuning
+            .list_fill
+            .load(std::sync::atomic::Ordering::Relaxed),
+    )
+}
+
+fn end_name(end: End) -> &'static [u8] {
+    match end {
+        End::Left => b"LEFT",
+        End::Right => b"RIGHT",
+    }
+}
+
+fn pop_command(end: End) -> &'static [u8] {
+    match end {
+        End::Left => b"LPOP",
+        End::Right => b"RPOP",
+    }
+}
 
 /// The list held by an entry, or WRONGTYPE.
 fn as_list(entry: &Entry) -> Result<&List, CmdError> {
@@ -136,11 +165,12 @@ fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
 fn push(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
     let (db, key) = (ctx.db(), ctx.arg(1));
     let items = &ctx.args[2..];
+    let limit = node_limit(ctx);
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
     let len = match list_mut(&mut locked, db, key)? {
         Some(l) => {
             for i in items {
-                l.push(end, i);
+                l.push(end, i, limit);
             }
             l.len()
         }
@@ -148,7 +178,7 @@ fn push(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
         None => {
             let mut l = List::new();
             for i in items {
-                l.push(end, i);
+                l.push(end, i, limit);
             }
             let len = l.len();
             locked.insert(db, key, Value::List(Box::new(l)), None);
@@ -407,7 +437,7 @@ fn cmd_lset(ctx: &mut Ctx) -> CmdResult {
     let pos = l
         .position(index)
         .ok_or(CmdError::from(errors::INDEX_OUT_OF_RANGE))?;
-    l.set(pos, ctx.arg(3));
+    l.set(pos, ctx.arg(3), node_limit(ctx));
     locked.dirty(1);
     drop(locked);
     ctx.notify(class::LIST, "lset", key);
@@ -427,7 +457,7 @@ fn cmd_linsert(ctx: &mut Ctx) -> CmdResult {
     let reply = match list_mut(&mut locked, db, key)? {
         None => 0,
         Some(l) => {
-            if l.insert_at_pivot(ctx.arg(3), ctx.arg(4), after) {
+            if l.insert_at_pivot(ctx.arg(3), ctx.arg(4), after, node_limit(ctx)) {
                 let len = l.len() as i64;
                 locked.dirty(1);
                 ctx.notify(class::LIST, "linsert", key);
@@ -485,6 +515,7 @@ fn cmd_ltrim(ctx: &mut Ctx) -> CmdResult {
 /// element or a null when `src` does not exist.
 fn lmove(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
     let (db, src, dst) = (ctx.db(), ctx.arg(1), ctx.arg(2));
+    let limit = node_limit(ctx);
     let mut locked = ctx
         .ks()
         .lock_many([(db, src.as_ref()), (db, dst.as_ref())], ctx.now_ms);
@@ -501,10 +532,10 @@ fn lmove(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
         return Ok(());
     };
     match list_mut(&mut locked, db, dst)? {
-        Some(l) => l.push(to, &item),
+        Some(l) => l.push(to, &item, limit),
         None => {
             let mut l = List::new();
-            l.push(to, &item);
+            l.push(to, &item, limit);
             locked.insert(db, dst, Value::List(Box::new(l)), None);
         }
     }
@@ -644,6 +675,7 @@ impl BlockedOp for ListPop {
         locked.dirty(1);
         cx.notify(class::LIST, pop_event(self.end), key);
         drop_if_empty_served(cx, locked, key);
+        cx.propagate(&[pop_command(self.end), key]);
         reply.array(2);
         reply.bulk(key);
         reply.bulk(&item);
@@ -681,6 +713,7 @@ impl BlockedOp for ListMultiPop {
         locked.dirty(n as u64);
         cx.notify(class::LIST, pop_event(self.end), key);
         drop_if_empty_served(cx, locked, key);
+        cx.propagate(&[pop_command(self.end), key, n.to_string().as_bytes()]);
         reply.array(2);
         reply.bulk(key);
         reply.array(items.len());
@@ -736,11 +769,12 @@ impl BlockedOp for ListMove {
         let Some(item) = ready_list(locked, db, key).and_then(|l| l.pop(self.from)) else {
             return Attempt::NotReady;
         };
+        let limit = shared_node_limit(cx.shared);
         match list_mut(locked, db, dst) {
-            Ok(Some(l)) => l.push(self.to, &item),
+            Ok(Some(l)) => l.push(self.to, &item, limit),
             _ => {
                 let mut l = List::new();
-                l.push(self.to, &item);
+                l.push(self.to, &item, limit);
                 locked.insert(db, dst, Value::List(Box::new(l)), None);
             }
         }
@@ -748,6 +782,7 @@ impl BlockedOp for ListMove {
         cx.notify(class::LIST, push_event(self.to), dst);
         cx.notify(class::LIST, pop_event(self.from), key);
         drop_if_empty_served(cx, locked, key);
+        cx.propagate(&[b"LMOVE", key, dst, end_name(self.from), end_name(self.to)]);
         reply.bulk(&item);
         Attempt::Answered
     }
