@@ -29,7 +29,7 @@ static SUBS: &[Command] = &[
         G,
         "4.0.0",
         "Estimates the memory usage of a key.",
-        cmd_usage,
+        cmd_memory_usage,
     ),
     command(
         "stats",
@@ -39,7 +39,7 @@ static SUBS: &[Command] = &[
         G,
         "4.0.0",
         "Returns details about memory usage.",
-        cmd_stats,
+        cmd_memory_stats,
     ),
     command(
         "doctor",
@@ -49,7 +49,7 @@ static SUBS: &[Command] = &[
         G,
         "4.0.0",
         "Outputs a memory problems report.",
-        cmd_doctor,
+        cmd_memory_doctor,
     ),
     command(
         "malloc-stats",
@@ -59,7 +59,7 @@ static SUBS: &[Command] = &[
         G,
         "4.0.0",
         "Returns the allocator statistics.",
-        cmd_malloc_stats,
+        cmd_memory_malloc_stats,
     ),
     command(
         "purge",
@@ -69,7 +69,7 @@ static SUBS: &[Command] = &[
         G,
         "4.0.0",
         "Asks the allocator to release memory.",
-        cmd_purge,
+        cmd_memory_purge,
     ),
     command(
         "help",
@@ -79,7 +79,7 @@ static SUBS: &[Command] = &[
         G,
         "4.0.0",
         "Returns helpful text about the different subcommands.",
-        cmd_help,
+        cmd_memory_help,
     ),
 ];
 
@@ -87,7 +87,7 @@ static SUBS: &[Command] = &[
 /// allocation, rounded to the allocator's size class) and its table slot.
 const ENTRY_OVERHEAD: usize = 80 + 8;
 
-fn cmd_usage(ctx: &mut Ctx) -> CmdResult {
+fn cmd_memory_usage(ctx: &mut Ctx) -> CmdResult {
     // SAMPLES is accepted for compatibility; the estimate is exact.
     let mut i = 3;
     while i < ctx.args.len() {
@@ -112,7 +112,7 @@ fn cmd_usage(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-fn cmd_stats(ctx: &mut Ctx) -> CmdResult {
+fn cmd_memory_stats(ctx: &mut Ctx) -> CmdResult {
     let shared = ctx.shared;
     let used = crate::info::used_memory();
     let peak = shared
@@ -188,7 +188,7 @@ fn cmd_stats(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-fn cmd_doctor(ctx: &mut Ctx) -> CmdResult {
+fn cmd_memory_doctor(ctx: &mut Ctx) -> CmdResult {
     let used = crate::info::used_memory();
     let rss = crate::info::rss_bytes();
     let mut report = String::new();
@@ -215,18 +215,18 @@ fn cmd_doctor(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-fn cmd_malloc_stats(ctx: &mut Ctx) -> CmdResult {
+fn cmd_memory_malloc_stats(ctx: &mut Ctx) -> CmdResult {
     ctx.reply()
         .verbatim("txt", b"Stats not supported for the current allocator");
     Ok(())
 }
 
-fn cmd_purge(ctx: &mut Ctx) -> CmdResult {
+fn cmd_memory_purge(ctx: &mut Ctx) -> CmdResult {
     ctx.reply().ok();
     Ok(())
 }
 
-fn cmd_help(ctx: &mut Ctx) -> CmdResult {
+fn cmd_memory_help(ctx: &mut Ctx) -> CmdResult {
     crate::server::reply_help(
         ctx,
         "MEMORY",
