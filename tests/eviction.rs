@@ -270,3 +270,99 @@ fn evictions_are_published_journaled_and_seen_by_watch() {
     drop(fc);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Keys drawn from a power law (Zipf, exponent 1) over `n` keys.
+struct Zipf {
+    cdf: Vec<f64>,
+    rng: fastrand::Rng,
+}
+
+impl Zipf {
+    fn new(n: usize, seed: u64) -> Zipf {
+        let mut cdf = Vec::with_capacity(n);
+        let mut sum = 0.0;
+        for i in 1..=n {
+            sum += 1.0 / i as f64;
+            cdf.push(sum);
+        }
+        for c in &mut cdf {
+            *c /= sum;
+        }
+        Zipf {
+            cdf,
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    fn next(&mut self) -> usize {
+        let u = self.rng.f64();
+        self.cdf.partition_point(|&c| c < u).min(self.cdf.len() - 1)
+    }
+}
+
+/// A cache-aside workload: GET a key, SET it on a miss. Returns the hit
+/// ratio after a warm-up of the same length.
+fn hit_ratio(port: u16, keys: usize, requests: usize, seed: u64) -> f64 {
+    let mut c = Conn::connect(port);
+    let mut zipf = Zipf::new(keys, seed);
+    let value = vec![b'v'; 1000];
+    let (mut hits, mut total) = (0usize, 0usize);
+    for phase in 0..2 {
+        let mut done = 0;
+        while done < requests {
+            let batch: Vec<String> = (0..100).map(|_| format!("key:{}", zipf.next())).collect();
+            let mut buf = Vec::new();
+            for k in &batch {
+                buf.extend_from_slice(&encode(&[b"GET", k.as_bytes()]));
+            }
+            c.send_raw(&buf);
+            let mut misses = Vec::new();
+            for k in &batch {
+                let r = c.read_reply();
+                if r.starts_with(b"$-1") {
+                    misses.push(k.clone());
+                } else if phase == 1 {
+                    hits += 1;
+                }
+            }
+            if phase == 1 {
+                total += batch.len();
+            }
+            let mut buf = Vec::new();
+            for k in &misses {
+                buf.extend_from_slice(&encode(&[b"SET", k.as_bytes(), &value]));
+            }
+            c.send_raw(&buf);
+            for _ in &misses {
+                let r = c.read_reply();
+                assert!(r.starts_with(b"+OK"), "{}", crate::support::show(&r));
+            }
+            done += batch.len();
+        }
+    }
+    hits as f64 / total as f64
+}
+
+/// Side by side with real Redis: the same skewed workload over a working
+/// set about twice what fits gives hit ratios within 5 points, under
+/// allkeys-lru and allkeys-lfu. Both servers get the same budget for data:
+/// maxmemory is set to what each uses empty plus 12 MB.
+#[test]
+fn hit_ratio_matches_redis_under_lru_and_lfu() {
+    for policy in ["allkeys-lru", "allkeys-lfu"] {
+        let fc = ferrocache_process(&["--maxmemory-policy", policy]);
+        let r = crate::support::redis(&[("maxmemory-policy", policy)]);
+        let mut ratios = Vec::new();
+        for port in [fc.port, r.port] {
+            let mut c = Conn::connect(port);
+            limit_at_current_plus(&mut c, 12 << 20);
+            ratios.push(hit_ratio(port, 24_000, 60_000, 7));
+        }
+        let (ours, theirs) = (ratios[0], ratios[1]);
+        eprintln!("{policy}: hit ratio ferrocache {ours:.3}, redis {theirs:.3}");
+        assert!(
+            (ours - theirs).abs() <= 0.05,
+            "{policy}: ferrocache {ours:.3} vs redis {theirs:.3}"
+        );
+    }
+}
