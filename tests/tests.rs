@@ -9,6 +9,7 @@ mod basics;
 mod binary;
 mod blocking;
 mod deploy;
+mod eviction;
 mod hashes;
 mod keys;
 mod lists;

@@ -77,6 +77,8 @@ pub struct Shared {
     pub blocking: crate::blocking::Blocking,
     /// Every change, in order, for the AOF and replicas.
     pub journal: crate::journal::Journal,
+    /// maxmemory and the eviction policy.
+    pub evictor: crate::evict::Evictor,
 }
 
 /// Parameters read on every command, kept in atomics so that dispatch does
@@ -223,6 +225,7 @@ impl Shared {
             scripting: Default::default(),
             blocking: Default::default(),
             journal: Default::default(),
+            evictor: Default::default(),
         });
         shared.ks.set_observer(shared.pubsub.clone());
         shared.apply_config();
@@ -237,6 +240,7 @@ impl Shared {
         self.tuning.refresh(&self.config);
         // The AOF writer rereads appendonly and appendfsync.
         self.journal.wake_aof();
+        self.evictor.refresh(&self.config);
         self.pubsub.tracking.max_keys.store(
             self.config
                 .get_i64("tracking-table-max-keys")

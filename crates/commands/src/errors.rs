@@ -217,3 +217,5 @@ pub const SCRIPT_FLUSH_OPTION: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC 
 
 pub const AOF_REWRITE_IN_PROGRESS: &str =
     "ERR Background append only file rewriting already in progress";
+
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
