@@ -845,3 +845,28 @@ fn served_pops_are_journaled_and_replay() {
     drop(r);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With `appendfsync always`, a served client's answer waits for its pop to
+/// be durable like any write's reply, and still arrives promptly.
+#[test]
+fn served_answers_arrive_with_appendfsync_always() {
+    use crate::aof::{ferrocache_in, temp_dir};
+    let dir = temp_dir("blocking-always");
+    let fc = ferrocache_in(&dir, &[("appendfsync", "always")]).expect("starts");
+    let mut c = Conn::connect(fc.port());
+    let mut w = Conn::connect(fc.port());
+    for n in 0..20 {
+        send(&mut w, &["BLPOP", "dur", "5"]);
+        await_blocked(&mut c, 1);
+        let started = Instant::now();
+        c.cmd(&["RPUSH", "dur", &n.to_string()]);
+        let want = format!(
+            "*2\\r\\n$3\\r\\ndur\\r\\n${}\\r\\n{n}\\r\\n",
+            n.to_string().len()
+        );
+        assert_eq!(show(&w.read_reply()), want);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+    fc.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}

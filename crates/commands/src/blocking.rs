@@ -125,8 +125,14 @@ pub trait BlockedOp: Send + Sync {
 
 enum State {
     Waiting,
-    /// The reply, waiting for the client's connection to send it.
-    Answered(BytesMut),
+    /// The reply, waiting for the client's connection to send it. `sync`
+    /// stays `None` until the serving write's journal section has been
+    /// appended ([`wake_served`]); then it is the journal offset the reply
+    /// waits for under `appendfsync always` (0: none).
+    Answered {
+        reply: BytesMut,
+        sync: Option<u64>,
+    },
     /// Timed out or went away; nobody may serve it.
     Gone,
 }
@@ -147,11 +153,15 @@ pub struct Waiter {
 }
 
 impl Waiter {
-    /// The reply, if the client has been answered.
-    pub fn take_answer(&self) -> Option<BytesMut> {
+    /// The reply and the journal offset it must wait for, if the client
+    /// has been answered and the answer released.
+    pub fn take_answer(&self) -> Option<(BytesMut, u64)> {
         let mut st = self.state.lock();
         match std::mem::replace(&mut *st, State::Gone) {
-            State::Answered(reply) => Some(reply),
+            State::Answered {
+                reply,
+                sync: Some(sync),
+            } => Some((reply, sync)),
             other => {
                 *st = other;
                 None
@@ -160,11 +170,12 @@ impl Waiter {
     }
 
     /// The deadline passed: the timeout reply, unless an answer got there
-    /// first (then that answer).
+    /// first (then that answer, even one not yet released: its element is
+    /// taken).
     pub fn expire(&self) -> BytesMut {
         let mut st = self.state.lock();
         match std::mem::replace(&mut *st, State::Gone) {
-            State::Answered(reply) => reply,
+            State::Answered { reply, .. } => reply,
             _ => {
                 let mut out = BytesMut::new();
                 self.op
@@ -188,7 +199,10 @@ impl Waiter {
         }
         let mut out = BytesMut::new();
         build(&mut Encoder::new(&mut out, self.proto), &*self.op);
-        *st = State::Answered(out);
+        *st = State::Answered {
+            reply: out,
+            sync: Some(0),
+        };
         drop(st);
         self.wake.notify_one();
         true
@@ -460,6 +474,34 @@ pub fn unblock(shared: &Shared, client: u64, mode: UnblockMode) -> bool {
     })
 }
 
+thread_local! {
+    /// Clients this thread served whose answers wait for [`wake_served`].
+    static SERVED: std::cell::RefCell<Vec<Arc<Waiter>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Releases the answers of the clients served on this thread and wakes
+/// them. Called once the journal section that recorded their pops has been
+/// appended, so that no client sees an element before the pop that gave it
+/// is in the journal (and, with `appendfsync always`, its reply waits for
+/// that pop to be durable, like any write's).
+pub fn wake_served(shared: &Shared) {
+    let served = SERVED.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    if served.is_empty() {
+        return;
+    }
+    let sync = if shared.journal.aof.fsync_always.load(Ordering::Relaxed) {
+        shared.journal.offset()
+    } else {
+        0
+    };
+    for waiter in served {
+        if let State::Answered { sync: s @ None, .. } = &mut *waiter.state.lock() {
+            *s = Some(sync);
+        }
+        waiter.wake.notify_one();
+    }
+}
+
 /// Serves the clients waiting on every key signalled since the last call.
 /// The caller holds the shared side of the exec gate (or is EXEC or a
 /// script that has just finished with it exclusively).
@@ -509,10 +551,13 @@ fn serve_key(shared: &Shared, db: usize, key: &Bytes) {
             &mut Encoder::new(&mut out, waiter.proto),
         );
         if attempt == Attempt::Answered {
-            *st = State::Answered(out);
+            *st = State::Answered {
+                reply: out,
+                sync: None,
+            };
             drop(st);
             drop(locked);
-            waiter.wake.notify_one();
+            SERVED.with(|s| s.borrow_mut().push(waiter.clone()));
         }
     }
 }

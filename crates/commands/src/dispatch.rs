@@ -30,6 +30,9 @@ pub fn execute(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut
         session.reply_mode = ReplyMode::SkipThis;
     }
     run(shared, session, args, out);
+    // The journal sections of this request are closed: clients it served
+    // may now see their answers.
+    crate::blocking::wake_served(shared);
     if let Some(end) = crate::journal::take_last_append() {
         if shared.journal.aof.fsync_always.load(Ordering::Relaxed) {
             session.sync_to = end;

@@ -251,7 +251,8 @@ async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
     let mut reply = None;
     if out.is_empty() || flush(shared, stream, out).await {
         reply = loop {
-            if let Some(r) = waiter.take_answer() {
+            if let Some((r, sync)) = waiter.take_answer() {
+                session.sync_to = session.sync_to.max(sync);
                 break Some(r);
             }
             tokio::select! {
