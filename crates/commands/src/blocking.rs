@@ -23,6 +23,13 @@
 //! has left `Waiting` under the same state lock, so an element is handed to
 //! exactly one client, and the next waiter gets it if the first can't.
 //!
+//! Journal. Serving records the plain command that replays it (`LPOP key`,
+//! `LMOVE ...`) in the serving write's journal section, after the write
+//! itself; a command served at once records the same instead of its own
+//! request. Answers are released only once that section is appended
+//! ([`wake_served`], from the dispatcher), and with `appendfsync always` the
+//! served client's reply waits for the pop to be durable.
+//!
 //! Adding a blocking command for another type (BZPOPMIN, BZPOPMAX, BZMPOP):
 //! implement [`BlockedOp`] for the operation: `accepts` names the type,
 //! `serve` takes from a key of that type under the held shard locks, emits
