@@ -73,6 +73,13 @@ pub struct Shared {
     pub gate: crate::multi::ExecGate,
     pub pubsub: Arc<crate::pubsub::PubSub>,
     pub scripting: crate::scripting::Scripting,
+    pub persist: crate::persist::PersistState,
+    /// The `Arc` this state lives in, for work that outlives a command
+    /// (BGSAVE's thread).
+    pub me: std::sync::OnceLock<std::sync::Weak<Shared>>,
+    /// Where background work writes log lines (installed by the server:
+    /// `true` for warnings).
+    pub logger: std::sync::OnceLock<Box<dyn Fn(bool, &str) + Send + Sync>>,
 }
 
 /// Parameters read on every command, kept in atomics so that dispatch does
@@ -213,7 +220,11 @@ impl Shared {
             gate: crate::multi::ExecGate::default(),
             pubsub: Arc::default(),
             scripting: Default::default(),
+            persist: Default::default(),
+            me: std::sync::OnceLock::new(),
+            logger: std::sync::OnceLock::new(),
         });
+        let _ = shared.me.set(Arc::downgrade(&shared));
         shared.ks.set_observer(shared.pubsub.clone());
         shared.apply_config();
         resync_clock();

@@ -36,6 +36,7 @@ pub mod list;
 pub mod monitor;
 pub mod multi;
 pub mod notify;
+pub mod persist;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;

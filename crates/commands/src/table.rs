@@ -249,6 +249,7 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::latency::COMMANDS,
             crate::monitor::COMMANDS,
             crate::debug::COMMANDS,
+            crate::persist::COMMANDS,
         ];
         groups.iter().flat_map(|g| g.iter()).collect()
     })

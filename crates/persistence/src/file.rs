@@ -119,7 +119,6 @@ pub fn load_bytes(
     now_ms: u64,
 ) -> Result<LoadStats, crate::RdbError> {
     let mut stats = LoadStats::default();
-    let lfu = ks.lfu();
     let info = read_file(buf, opts, |rec| {
         if rec.db >= ks.databases() {
             return Err(format!(
@@ -148,13 +147,9 @@ pub fn load_bytes(
                 rec.db
             ));
         }
-        if let Some(e) = l.get_mut(rec.db, &rec.key) {
-            if lfu {
-                if let Some(f) = rec.freq {
-                    e.access = (((now_ms / 60_000) as u32 & 0xFFFF) << 8) | f as u32;
-                }
-            } else if let Some(idle) = rec.idle_secs {
-                e.access = ferrocache_store::lru_clock(now_ms.saturating_sub(idle * 1000));
+        if let Some(access) = ks.restored_access(now_ms, rec.idle_secs, rec.freq) {
+            if let Some(e) = l.get_mut(rec.db, &rec.key) {
+                e.access = access;
             }
         }
         stats.keys_loaded += 1;

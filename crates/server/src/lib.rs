@@ -182,6 +182,13 @@ pub async fn run(shared: Arc<Shared>, listeners: Listeners) {
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(10), wait).await;
+    // SIGTERM and embedded shutdowns save when save rules are configured;
+    // SHUTDOWN has already decided for itself.
+    let saver = shared.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        ferrocache_commands::persist::save_on_exit(&saver);
+    })
+    .await;
     if let Ok(path) = shared.config.get("unixsocket").ok_or(()) {
         if !path.is_empty() {
             let _ = std::fs::remove_file(path);
@@ -290,6 +297,29 @@ async fn accept_unix(shared: Arc<Shared>, listener: UnixListener, live: Arc<Live
         let id = shared.clients.next_id();
         let handle = ClientHandle::new(id, format!("{path}:0"), path.clone(), true);
         spawn_client(&shared, stream, handle, guard);
+    }
+}
+
+/// Sends the command engine's background log lines (saves, loads) to the
+/// server log.
+pub fn install_logger(shared: &Shared) {
+    let _ = shared.logger.set(Box::new(|warn, msg| {
+        if warn {
+            warning!("{msg}");
+        } else {
+            notice!("{msg}");
+        }
+    }));
+}
+
+/// Loads `dir/dbfilename` at startup if it exists.
+pub fn load_data(shared: &Shared) -> io::Result<()> {
+    match ferrocache_commands::persist::load_at_startup(shared) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            warning!("Fatal error loading the DB: {e}. Exiting.");
+            Err(io::Error::new(io::ErrorKind::InvalidData, e))
+        }
     }
 }
 

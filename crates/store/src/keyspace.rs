@@ -416,6 +416,23 @@ impl Keyspace {
         }
     }
 
+    /// The access field of a value restored with an idle time (LRU
+    /// policies) or an LFU counter (LFU policies), as RESTORE's IDLETIME and
+    /// FREQ and a file's IDLE and FREQ opcodes give them; `None` when the
+    /// hint does not apply to the current policy.
+    pub fn restored_access(
+        &self,
+        now_ms: u64,
+        idle_secs: Option<u64>,
+        freq: Option<u8>,
+    ) -> Option<u32> {
+        if self.lfu() {
+            freq.map(|f| (lfu_minutes(now_ms) << 8) | f as u32)
+        } else {
+            idle_secs.map(|i| lru_clock(now_ms.saturating_sub(i.saturating_mul(1000))))
+        }
+    }
+
     /// OBJECT FREQ: the entry's decayed LFU counter.
     pub fn access_frequency(&self, entry: &Entry, now_ms: u64) -> u8 {
         lfu_decayed(
