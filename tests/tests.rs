@@ -11,6 +11,7 @@ mod hashes;
 mod keys;
 mod lists;
 mod notifications;
+mod persistence;
 mod pubsub;
 mod random;
 mod readme;
