@@ -277,8 +277,17 @@ fn restore_errors_match_redis() {
     let mut bad = payload.clone();
     bad[1] ^= 1;
     p.check_bytes(&[b"RESTORE".to_vec(), b"y".to_vec(), b"0".to_vec(), bad]);
-    p.check_bytes(&[b"RESTORE".to_vec(), b"k".to_vec(), b"0".to_vec(), payload.clone()]);
-    for extra in [&["REPLACE"][..], &["REPLACE", "IDLETIME", "100"], &["REPLACE", "ABSTTL"]] {
+    p.check_bytes(&[
+        b"RESTORE".to_vec(),
+        b"k".to_vec(),
+        b"0".to_vec(),
+        payload.clone(),
+    ]);
+    for extra in [
+        &["REPLACE"][..],
+        &["REPLACE", "IDLETIME", "100"],
+        &["REPLACE", "ABSTTL"],
+    ] {
         let mut args = vec![
             b"RESTORE".to_vec(),
             b"k".to_vec(),
@@ -289,7 +298,14 @@ fn restore_errors_match_redis() {
         p.check_bytes(&args);
         p.check(&["EXISTS", "k"]);
     }
-    p.check_bytes(&[b"RESTORE".to_vec(), b"z".to_vec(), b"0".to_vec(), payload, b"IDLETIME".to_vec(), b"1000".to_vec()]);
+    p.check_bytes(&[
+        b"RESTORE".to_vec(),
+        b"z".to_vec(),
+        b"0".to_vec(),
+        payload,
+        b"IDLETIME".to_vec(),
+        b"1000".to_vec(),
+    ]);
     p.check(&["OBJECT", "IDLETIME", "z"]);
 }
 
@@ -364,8 +380,14 @@ fn failed_bgsave_refuses_writes_with_misconf() {
     let info = String::from_utf8(c.cmd(&["INFO", "persistence"])).expect("utf8");
     assert!(info.contains("rdb_last_bgsave_status:err"), "{info}");
     let misconf = "-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.\r\n";
-    assert_eq!(support::show(&c.cmd(&["SET", "k", "v"])), support::show(misconf.as_bytes()));
-    assert_eq!(support::show(&c.cmd(&["PING"])), support::show(misconf.as_bytes()));
+    assert_eq!(
+        support::show(&c.cmd(&["SET", "k", "v"])),
+        support::show(misconf.as_bytes())
+    );
+    assert_eq!(
+        support::show(&c.cmd(&["PING"])),
+        support::show(misconf.as_bytes())
+    );
     assert_eq!(c.cmd(&["GET", "k"]), b"$-1\r\n");
     assert_eq!(c.cmd(&["SAVE"]), b"-ERR\r\n");
     c.cmd(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]);
@@ -380,7 +402,11 @@ fn bgsave_is_a_point_in_time_snapshot_while_writes_continue() {
     let n = 20_000;
     let mut pipeline = Vec::new();
     for i in 0..n {
-        pipeline.extend(support::encode(&[b"SET", format!("k{i}").as_bytes(), b"before"]));
+        pipeline.extend(support::encode(&[
+            b"SET",
+            format!("k{i}").as_bytes(),
+            b"before",
+        ]));
     }
     c.send_raw(&pipeline);
     for _ in 0..n {
@@ -390,7 +416,11 @@ fn bgsave_is_a_point_in_time_snapshot_while_writes_continue() {
     // Overwrite every key at once: none of it may reach the file.
     let mut pipeline = Vec::new();
     for i in 0..n {
-        pipeline.extend(support::encode(&[b"SET", format!("k{i}").as_bytes(), b"after"]));
+        pipeline.extend(support::encode(&[
+            b"SET",
+            format!("k{i}").as_bytes(),
+            b"after",
+        ]));
     }
     pipeline.extend(support::encode(&[b"SET", b"new-key", b"x"]));
     c.send_raw(&pipeline);
@@ -410,28 +440,41 @@ fn bgsave_is_a_point_in_time_snapshot_while_writes_continue() {
     }
 }
 
+fn spawn_binary(dir: &Path, port: u16) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn ferrocache")
+}
+
+/// Starts the binary with Redis's default save rules in `dir`. The child is
+/// handed to the caller, which waits for it (the lint does not see that
+/// through the tuple).
+#[allow(clippy::zombie_processes)]
+fn start_binary(dir: &Path) -> (std::process::Child, Conn) {
+    let port = support::free_port();
+    let mut child = spawn_binary(dir, port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(c) = Conn::try_connect(port) {
+            return (child, c);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ferrocache did not listen");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn sigterm_saves_with_save_rules_and_the_next_start_loads() {
-    let bin = env!("CARGO_BIN_EXE_ferrocache");
     let dir = temp_dir("sigterm");
-    let start = || {
-        let port = support::free_port();
-        let child = std::process::Command::new(bin)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
-            .arg(&dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn ferrocache");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(c) = Conn::try_connect(port) {
-                return (child, c);
-            }
-            assert!(Instant::now() < deadline, "ferrocache did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
+    let start = || start_binary(&dir);
     let (mut child, mut c) = start();
     c.cmd(&["RPUSH", "l", "a", "b"]);
     c.cmd(&["SET", "s", "v", "EX", "1000"]);
@@ -443,7 +486,10 @@ fn sigterm_saves_with_save_rules_and_the_next_start_loads() {
     assert!(child.wait().expect("wait").success());
     assert!(dir.join("dump.rdb").exists(), "no snapshot at exit");
     let (mut child, mut c) = start();
-    assert_eq!(c.cmd(&["LRANGE", "l", "0", "-1"]), b"*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    assert_eq!(
+        c.cmd(&["LRANGE", "l", "0", "-1"]),
+        b"*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
     assert!(int(&mut c, &["TTL", "s"]) > 990);
     // SHUTDOWN NOSAVE keeps the old file; SHUTDOWN SAVE writes a new one.
     c.cmd(&["SET", "extra", "1"]);

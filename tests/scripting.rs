@@ -92,8 +92,18 @@ fn conversions_and_errors_match_redis() {
         eval(&mut p, script, &[], &[]);
     }
     // KEYS and ARGV.
-    eval(&mut p, "return {KEYS[1], ARGV[1], ARGV[2]}", &["k1"], &["a1", "a2"]);
-    eval(&mut p, "return redis.call('set', KEYS[1], ARGV[1])", &["key"], &["val"]);
+    eval(
+        &mut p,
+        "return {KEYS[1], ARGV[1], ARGV[2]}",
+        &["k1"],
+        &["a1", "a2"],
+    );
+    eval(
+        &mut p,
+        "return redis.call('set', KEYS[1], ARGV[1])",
+        &["key"],
+        &["val"],
+    );
     // numkeys errors.
     p.check(&["EVAL", "return 1", "-1"]);
     p.check(&["EVAL", "return 1", "2", "a"]);

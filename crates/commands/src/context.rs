@@ -79,8 +79,11 @@ pub struct Shared {
     pub me: std::sync::OnceLock<std::sync::Weak<Shared>>,
     /// Where background work writes log lines (installed by the server:
     /// `true` for warnings).
-    pub logger: std::sync::OnceLock<Box<dyn Fn(bool, &str) + Send + Sync>>,
+    pub logger: std::sync::OnceLock<Logger>,
 }
+
+/// A sink for log lines: `true` marks a warning.
+pub type Logger = Box<dyn Fn(bool, &str) + Send + Sync>;
 
 /// Parameters read on every command, kept in atomics so that dispatch does
 /// not parse configuration strings.

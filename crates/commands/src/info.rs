@@ -278,7 +278,11 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
             field!("rdb_last_save_time", shared.lastsave.load(r));
             field!(
                 "rdb_last_bgsave_status",
-                if p.last_bgsave_ok.load(r) { "ok" } else { "err" }
+                if p.last_bgsave_ok.load(r) {
+                    "ok"
+                } else {
+                    "err"
+                }
             );
             field!("rdb_last_bgsave_time_sec", p.last_bgsave_time_sec.load(r));
             let current = if in_progress {
@@ -290,7 +294,10 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
             field!("rdb_current_bgsave_time_sec", current);
             field!("rdb_saves", p.rdb_saves.load(r));
             field!("rdb_last_cow_size", 0);
-            field!("rdb_last_load_keys_expired", p.last_load_keys_expired.load(r));
+            field!(
+                "rdb_last_load_keys_expired",
+                p.last_load_keys_expired.load(r)
+            );
             field!("rdb_last_load_keys_loaded", p.last_load_keys_loaded.load(r));
             field!("aof_enabled", 0);
             field!("aof_rewrite_in_progress", 0);

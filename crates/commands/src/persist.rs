@@ -113,6 +113,24 @@ impl Default for PersistState {
     }
 }
 
+/// Why a save did not happen.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SaveError {
+    /// Another snapshot is being taken.
+    InProgress,
+    /// Writing the file failed (or the helper thread could not start).
+    Failed(String),
+}
+
+impl std::fmt::Display for SaveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SaveError::InProgress => f.write_str("Background save already in progress"),
+            SaveError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
 /// `dir`/`dbfilename`.
 pub fn rdb_path(shared: &Shared) -> PathBuf {
     let dir = shared.config.get("dir").unwrap_or_default();
@@ -152,7 +170,10 @@ fn aux_fields(shared: &Shared) -> Vec<(&'static str, Vec<u8>)> {
     let now = crate::context::unix_ms() / 1000;
     let used = ferrocache_store::alloc::allocated().unwrap_or(0) as u64;
     vec![
-        ("redis-ver", crate::server::REDIS_VERSION.as_bytes().to_vec()),
+        (
+            "redis-ver",
+            crate::server::REDIS_VERSION.as_bytes().to_vec(),
+        ),
         ("redis-bits", b"64".to_vec()),
         ("ctime", now.to_string().into_bytes()),
         ("used-mem", used.to_string().into_bytes()),
@@ -256,10 +277,10 @@ fn begin(shared: &Shared) -> Option<std::sync::Arc<ferrocache_store::Capture>> {
 /// SAVE: writes the file on the calling thread. Other clients keep being
 /// served meanwhile (unlike Redis, which blocks), and the file still
 /// holds the data set of the instant the save began.
-pub fn save_sync(shared: &Shared) -> Result<SaveStats, String> {
+pub fn save_sync(shared: &Shared) -> Result<SaveStats, SaveError> {
     let started = Instant::now();
     let Some(cap) = begin(shared) else {
-        return Err("Background save already in progress".into());
+        return Err(SaveError::InProgress);
     };
     let result = file::save_capture(
         &shared.ks,
@@ -270,21 +291,21 @@ pub fn save_sync(shared: &Shared) -> Result<SaveStats, String> {
     );
     shared.ks.end_snapshot(&cap);
     finish(shared, cap.dirty, &result, false, started);
-    result.map_err(|e| e.to_string())
+    result.map_err(|e| SaveError::Failed(e.to_string()))
 }
 
 /// BGSAVE: captures the instant now and writes the file on a helper
 /// thread. Fails if a snapshot is already being taken.
-pub fn start_bgsave(shared: &Shared) -> Result<(), &'static str> {
+pub fn start_bgsave(shared: &Shared) -> Result<(), SaveError> {
     let Some(me) = shared.me.get().and_then(|w| w.upgrade()) else {
-        return Err("Background saving error");
+        return Err(SaveError::Failed("server state is gone".into()));
     };
     if shared
         .persist
         .bgsave_in_progress
         .swap(true, Ordering::AcqRel)
     {
-        return Err("Background save already in progress");
+        return Err(SaveError::InProgress);
     }
     let started = Instant::now();
     let Some(cap) = begin(shared) else {
@@ -292,10 +313,13 @@ pub fn start_bgsave(shared: &Shared) -> Result<(), &'static str> {
             .persist
             .bgsave_in_progress
             .store(false, Ordering::Release);
-        return Err("Background save already in progress");
+        return Err(SaveError::InProgress);
     };
     let now = crate::context::unix_ms();
-    shared.persist.bgsave_started_ms.store(now, Ordering::Relaxed);
+    shared
+        .persist
+        .bgsave_started_ms
+        .store(now, Ordering::Relaxed);
     shared
         .persist
         .last_bgsave_try
@@ -315,7 +339,7 @@ pub fn start_bgsave(shared: &Shared) -> Result<(), &'static str> {
                 .bgsave_in_progress
                 .store(false, Ordering::Release);
         });
-    if spawned.is_err() {
+    if let Err(e) = spawned {
         shared.ks.end_snapshot(&cap);
         shared
             .persist
@@ -325,7 +349,7 @@ pub fn start_bgsave(shared: &Shared) -> Result<(), &'static str> {
             .persist
             .last_bgsave_ok
             .store(false, Ordering::Relaxed);
-        return Err("Background saving error");
+        return Err(SaveError::Failed(e.to_string()));
     }
     Ok(())
 }
@@ -430,7 +454,7 @@ fn load_path(shared: &Shared, path: &std::path::Path) -> Result<LoadStats, Strin
 /// DEBUG RELOAD: save, empty every database, load the file back.
 pub fn debug_reload(shared: &Shared) -> Result<(), String> {
     wait_for_bgsave(shared);
-    save_sync(shared)?;
+    save_sync(shared).map_err(|e| e.to_string())?;
     drop(shared.ks.flush_all());
     load_path(shared, &rdb_path(shared)).map(|_| ())
 }
@@ -445,7 +469,11 @@ pub fn save_on_exit(shared: &Shared) {
         return;
     }
     wait_for_bgsave(shared);
-    log(shared, true, "Saving the final RDB snapshot before exiting.");
+    log(
+        shared,
+        true,
+        "Saving the final RDB snapshot before exiting.",
+    );
     if let Err(e) = save_sync(shared) {
         log(shared, true, &format!("Error trying to save the DB: {e}"));
     }
@@ -454,12 +482,18 @@ pub fn save_on_exit(shared: &Shared) {
 /// SHUTDOWN's save step. `save`/`nosave` are the command's flags.
 pub fn shutdown_save(shared: &Shared, save: bool, nosave: bool) -> Result<(), String> {
     if nosave || (!save && save_rules(shared).is_empty()) {
-        shared.persist.shutdown_handled.store(true, Ordering::Release);
+        shared
+            .persist
+            .shutdown_handled
+            .store(true, Ordering::Release);
         return Ok(());
     }
     wait_for_bgsave(shared);
-    save_sync(shared)?;
-    shared.persist.shutdown_handled.store(true, Ordering::Release);
+    save_sync(shared).map_err(|e| e.to_string())?;
+    shared
+        .persist
+        .shutdown_handled
+        .store(true, Ordering::Release);
     Ok(())
 }
 
@@ -467,24 +501,31 @@ pub fn shutdown_save(shared: &Shared, save: bool, nosave: bool) -> Result<(), St
 // SAVE, BGSAVE
 
 fn cmd_save(ctx: &mut Ctx) -> CmdResult {
-    if ctx.shared.persist.bgsave_in_progress.load(Ordering::Acquire) {
+    if ctx
+        .shared
+        .persist
+        .bgsave_in_progress
+        .load(Ordering::Acquire)
+    {
         return Err(errors::BGSAVE_IN_PROGRESS.into());
     }
     match save_sync(ctx.shared) {
         Ok(_) => ctx.ok(),
-        Err(e) if e == "Background save already in progress" => {
-            Err(errors::BGSAVE_IN_PROGRESS.into())
-        }
-        Err(_) => Err(errors::ERR_BARE.into()),
+        Err(SaveError::InProgress) => Err(errors::BGSAVE_IN_PROGRESS.into()),
+        Err(SaveError::Failed(_)) => Err(errors::ERR_BARE.into()),
     }
 }
 
 fn cmd_bgsave(ctx: &mut Ctx) -> CmdResult {
-    let schedule = match ctx.args.len() {
-        1 => false,
-        2 if is(ctx.arg(1), "SCHEDULE") => true,
+    // SCHEDULE matters in Redis only while another child process (an AOF
+    // rewrite) runs, which never happens here: it behaves as plain BGSAVE,
+    // and a BGSAVE already running is an error with or without it, as in
+    // Redis.
+    match ctx.args.len() {
+        1 => {}
+        2 if is(ctx.arg(1), "SCHEDULE") => {}
         _ => return Err(errors::SYNTAX.into()),
-    };
+    }
     let p = &ctx.shared.persist;
     if p.bgsave_in_progress.load(Ordering::Acquire) {
         return Err(errors::BGSAVE_IN_PROGRESS.into());
@@ -495,16 +536,13 @@ fn cmd_bgsave(ctx: &mut Ctx) -> CmdResult {
         ctx.reply().simple("Background saving scheduled");
         return Ok(());
     }
-    let _ = schedule;
     match start_bgsave(ctx.shared) {
         Ok(()) => {
             ctx.reply().simple("Background saving started");
             Ok(())
         }
-        Err(e) if e == "Background save already in progress" => {
-            Err(errors::BGSAVE_IN_PROGRESS.into())
-        }
-        Err(_) => Err(errors::BGSAVE_ERROR.into()),
+        Err(SaveError::InProgress) => Err(errors::BGSAVE_IN_PROGRESS.into()),
+        Err(SaveError::Failed(_)) => Err(errors::BGSAVE_ERROR.into()),
     }
 }
 

@@ -28,7 +28,9 @@
 
 use crate::context::{CmdResult, Ctx, Session, Shared};
 use crate::errors;
-use crate::table::{command, container, flags::*, keys_counted, resolve, Command, Group, NO_KEYS, Resolved};
+use crate::table::{
+    command, container, flags::*, keys_counted, resolve, Command, Group, Resolved, NO_KEYS,
+};
 use bytes::{Bytes, BytesMut};
 use ferrocache_protocol::{frame, Encoder, Frame, Protocol};
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
@@ -292,9 +294,11 @@ fn new_engine(run: &Arc<RunState>) -> mlua::Result<Engine> {
     )?;
     meta.set(
         "__newindex",
-        lua.create_function(|_, (_t, _k, _v): (Table, Value, Value)| -> mlua::Result<()> {
-            Err(mlua::Error::runtime("Attempt to modify a readonly table"))
-        })?,
+        lua.create_function(
+            |_, (_t, _k, _v): (Table, Value, Value)| -> mlua::Result<()> {
+                Err(mlua::Error::runtime("Attempt to modify a readonly table"))
+            },
+        )?,
     )?;
     g.set_metatable(Some(meta))?;
     let hook_state = run.clone();
@@ -343,23 +347,33 @@ fn bit_library(lua: &Lua) -> mlua::Result<Table> {
     t.set("bnot", lua.create_function(|_, n: f64| Ok(!tobit(n)))?)?;
     t.set(
         "band",
-        lua.create_function(|_, v: mlua::Variadic<f64>| Ok(v.iter().fold(-1i32, |a, &n| a & tobit(n))))?,
+        lua.create_function(|_, v: mlua::Variadic<f64>| {
+            Ok(v.iter().fold(-1i32, |a, &n| a & tobit(n)))
+        })?,
     )?;
     t.set(
         "bor",
-        lua.create_function(|_, v: mlua::Variadic<f64>| Ok(v.iter().fold(0i32, |a, &n| a | tobit(n))))?,
+        lua.create_function(|_, v: mlua::Variadic<f64>| {
+            Ok(v.iter().fold(0i32, |a, &n| a | tobit(n)))
+        })?,
     )?;
     t.set(
         "bxor",
-        lua.create_function(|_, v: mlua::Variadic<f64>| Ok(v.iter().fold(0i32, |a, &n| a ^ tobit(n))))?,
+        lua.create_function(|_, v: mlua::Variadic<f64>| {
+            Ok(v.iter().fold(0i32, |a, &n| a ^ tobit(n)))
+        })?,
     )?;
     t.set(
         "lshift",
-        lua.create_function(|_, (n, s): (f64, f64)| Ok(((tobit(n) as u32) << (tobit(s) & 31)) as i32))?,
+        lua.create_function(|_, (n, s): (f64, f64)| {
+            Ok(((tobit(n) as u32) << (tobit(s) & 31)) as i32)
+        })?,
     )?;
     t.set(
         "rshift",
-        lua.create_function(|_, (n, s): (f64, f64)| Ok(((tobit(n) as u32) >> (tobit(s) & 31)) as i32))?,
+        lua.create_function(|_, (n, s): (f64, f64)| {
+            Ok(((tobit(n) as u32) >> (tobit(s) & 31)) as i32)
+        })?,
     )?;
     t.set(
         "arshift",
@@ -528,10 +542,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
     let mut session = Session::new(ctx.session.handle.clone(), true);
     session.db = ctx.session.db;
     session.in_exec = Some(ctx.now_ms);
-    let call_state = RefCell::new(CallState {
-        session,
-        read_only,
-    });
+    let call_state = RefCell::new(CallState { session, read_only });
     let run = &shared.scripting.run;
     run.started_ms.store(run.now_ms(), Ordering::Relaxed);
     run.threshold_ms.store(
@@ -546,9 +557,8 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
     run.wrote.store(false, Ordering::Relaxed);
     run.running.store(true, Ordering::Relaxed);
     let outcome = lua.scope(|scope| {
-        let call = scope.create_function(|lua, args: MultiValue| {
-            redis_call(lua, shared, &call_state, args)
-        })?;
+        let call = scope
+            .create_function(|lua, args: MultiValue| redis_call(lua, shared, &call_state, args))?;
         let setresp = scope.create_function(|_, v: i64| {
             let mut st = call_state.borrow_mut();
             st.session.proto = match v {
@@ -592,9 +602,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
     };
     drop(guard);
     match line {
-        Some(line) if !plain => {
-            Err(format!("{msg} script: {sha}, on @user_script:{line}.").into())
-        }
+        Some(line) if !plain => Err(format!("{msg} script: {sha}, on @user_script:{line}.").into()),
         _ => Err(msg.into()),
     }
 }
@@ -867,7 +875,9 @@ fn cmd_script_exists(ctx: &mut Ctx) -> CmdResult {
 fn cmd_script_flush(ctx: &mut Ctx) -> CmdResult {
     match ctx.args.get(2) {
         None => {}
-        Some(a) if ctx.args.len() == 3 && (a.eq_ignore_ascii_case(b"sync") || a.eq_ignore_ascii_case(b"async")) => {}
+        Some(a)
+            if ctx.args.len() == 3
+                && (a.eq_ignore_ascii_case(b"sync") || a.eq_ignore_ascii_case(b"async")) => {}
         Some(_) => return Err(errors::SCRIPT_FLUSH_OPTION.into()),
     }
     // A fresh interpreter: cached functions and anything scripts left in

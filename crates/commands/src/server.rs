@@ -364,7 +364,10 @@ fn cmd_shutdown(ctx: &mut Ctx) -> CmdResult {
     if let Err(e) = crate::persist::shutdown_save(ctx.shared, save, nosave) {
         if !force {
             if let Some(log) = ctx.shared.logger.get() {
-                log(true, &format!("Error trying to save the DB, can't exit: {e}"));
+                log(
+                    true,
+                    &format!("Error trying to save the DB, can't exit: {e}"),
+                );
             }
             return Err(errors::SHUTDOWN_ERRORS.into());
         }

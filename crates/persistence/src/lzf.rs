@@ -201,7 +201,10 @@ mod tests {
 
     #[test]
     fn corrupt_input_is_an_error() {
-        assert!(decompress(&[0x20, 0x05], 10).is_err(), "reference before start");
+        assert!(
+            decompress(&[0x20, 0x05], 10).is_err(),
+            "reference before start"
+        );
         assert!(decompress(&[0x05, b'a'], 6).is_err(), "truncated literal");
         assert!(decompress(&[0x00, b'a'], 2).is_err(), "short output");
         assert!(decompress(&[0x00, b'a'], 1 << 40).is_err(), "absurd length");

@@ -1266,8 +1266,12 @@ mod tests {
         let ks = Keyspace::new(2);
         for i in 0..2000 {
             let k = format!("k{i}");
-            ks.lock(i % 2, k.as_bytes(), 0)
-                .insert(i % 2, k.as_bytes(), Value::string(b"old"), None);
+            ks.lock(i % 2, k.as_bytes(), 0).insert(
+                i % 2,
+                k.as_bytes(),
+                Value::string(b"old"),
+                None,
+            );
         }
         let cap = ks.begin_snapshot().expect("first snapshot");
         assert!(ks.begin_snapshot().is_none(), "one at a time");

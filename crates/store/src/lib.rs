@@ -29,8 +29,7 @@ pub mod watch;
 
 pub use hash::Hash;
 pub use keyspace::{
-    Capture,
-    lfu_decayed, lfu_log_incr, lfu_touch, lru_clock, lru_idle_ms, Entry, Keyspace,
+    lfu_decayed, lfu_log_incr, lfu_touch, lru_clock, lru_idle_ms, Capture, Entry, Keyspace,
     KeyspaceObserver, KeyspaceStats, Locked, Shard, LFU_INIT_VAL, LRU_CLOCK_MAX, SHARDS_PER_DB,
 };
 pub use set::Set;

@@ -148,7 +148,11 @@ pub fn listpack_items(b: &[u8]) -> DecodeResult<Vec<Item<'_>>> {
             0x00..=0x7F => (Item::Int(enc as i64), 1, 0),
             0x80..=0xBF => {
                 let n = (enc & 0x3F) as usize;
-                (Item::Str(b.get(p + 1..p + 1 + n).ok_or("truncated listpack string")?), 1, n)
+                (
+                    Item::Str(b.get(p + 1..p + 1 + n).ok_or("truncated listpack string")?),
+                    1,
+                    n,
+                )
             }
             0xC0..=0xDF => {
                 let lo = *b.get(p + 1).ok_or("truncated listpack int")? as i64;
@@ -160,12 +164,20 @@ pub fn listpack_items(b: &[u8]) -> DecodeResult<Vec<Item<'_>>> {
             0xE0..=0xEF => {
                 let lo = *b.get(p + 1).ok_or("truncated listpack string")? as usize;
                 let n = (((enc & 0x0F) as usize) << 8) | lo;
-                (Item::Str(b.get(p + 2..p + 2 + n).ok_or("truncated listpack string")?), 2, n)
+                (
+                    Item::Str(b.get(p + 2..p + 2 + n).ok_or("truncated listpack string")?),
+                    2,
+                    n,
+                )
             }
             0xF0 => {
                 let n = u32_le(b, p + 1)? as usize;
                 let end = (p + 5).checked_add(n).ok_or("listpack string too long")?;
-                (Item::Str(b.get(p + 5..end).ok_or("truncated listpack string")?), 5, n)
+                (
+                    Item::Str(b.get(p + 5..end).ok_or("truncated listpack string")?),
+                    5,
+                    n,
+                )
             }
             0xF1..=0xF4 => {
                 let w = match enc {
@@ -329,18 +341,30 @@ pub fn ziplist_items(b: &[u8]) -> DecodeResult<Vec<Item<'_>>> {
         let (item, hdr, data) = match enc >> 6 {
             0 => {
                 let n = (enc & 0x3F) as usize;
-                (Item::Str(b.get(p + 1..p + 1 + n).ok_or("truncated ziplist string")?), 1, n)
+                (
+                    Item::Str(b.get(p + 1..p + 1 + n).ok_or("truncated ziplist string")?),
+                    1,
+                    n,
+                )
             }
             1 => {
                 let lo = *b.get(p + 1).ok_or("truncated ziplist string")? as usize;
                 let n = (((enc & 0x3F) as usize) << 8) | lo;
-                (Item::Str(b.get(p + 2..p + 2 + n).ok_or("truncated ziplist string")?), 2, n)
+                (
+                    Item::Str(b.get(p + 2..p + 2 + n).ok_or("truncated ziplist string")?),
+                    2,
+                    n,
+                )
             }
             2 => {
                 let s = b.get(p + 1..p + 5).ok_or("truncated ziplist string")?;
                 let n = u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as usize;
                 let end = (p + 5).checked_add(n).ok_or("ziplist string too long")?;
-                (Item::Str(b.get(p + 5..end).ok_or("truncated ziplist string")?), 5, n)
+                (
+                    Item::Str(b.get(p + 5..end).ok_or("truncated ziplist string")?),
+                    5,
+                    n,
+                )
             }
             _ => {
                 let w = match enc {
@@ -469,13 +493,35 @@ mod tests {
     #[test]
     fn listpack_round_trips_strings_and_every_int_width() {
         let values: Vec<Vec<u8>> = [
-            "0", "127", "128", "-1", "-4096", "4095", "4096", "-32768", "32767", "40000",
-            "-8388608", "8388607", "8388608", "2147483647", "-2147483649",
-            "9223372036854775807", "-9223372036854775808", "", "hello", "007",
+            "0",
+            "127",
+            "128",
+            "-1",
+            "-4096",
+            "4095",
+            "4096",
+            "-32768",
+            "32767",
+            "40000",
+            "-8388608",
+            "8388607",
+            "8388608",
+            "2147483647",
+            "-2147483649",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "",
+            "hello",
+            "007",
         ]
         .iter()
         .map(|s| s.as_bytes().to_vec())
-        .chain([vec![b'x'; 63], vec![b'y'; 64], vec![b'z'; 4095], vec![b'w'; 4096]])
+        .chain([
+            vec![b'x'; 63],
+            vec![b'y'; 64],
+            vec![b'z'; 4095],
+            vec![b'w'; 4096],
+        ])
         .chain([vec![b'v'; 20_000]])
         .collect();
         let mut w = ListpackWriter::new();
@@ -504,7 +550,11 @@ mod tests {
 
     #[test]
     fn intset_round_trips() {
-        for set in [vec![1i64, 2, 3], vec![-70000, 5], vec![i64::MIN, 0, i64::MAX]] {
+        for set in [
+            vec![1i64, 2, 3],
+            vec![-70000, 5],
+            vec![i64::MIN, 0, i64::MAX],
+        ] {
             assert_eq!(intset_members(&intset_encode(&set)).expect("valid"), set);
         }
         assert!(intset_members(&intset_encode(&[3, 2])).is_err());
@@ -528,7 +578,9 @@ mod tests {
 
     #[test]
     fn zipmap_decodes() {
-        let b = [2u8, 1, b'a', 2, 0, b'x', b'y', 1, b'b', 1, 3, b'z', 0, 0, 0, 0xFF];
+        let b = [
+            2u8, 1, b'a', 2, 0, b'x', b'y', 1, b'b', 1, 3, b'z', 0, 0, 0, 0xFF,
+        ];
         assert_eq!(
             zipmap_pairs(&b).expect("valid"),
             vec![(&b"a"[..], &b"xy"[..]), (&b"b"[..], &b"z"[..])]

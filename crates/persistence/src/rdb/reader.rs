@@ -253,9 +253,7 @@ impl<'a> Reader<'a> {
                             }
                         }
                         c => {
-                            return Err(
-                                self.err_at(node_at, format!("bad quicklist container {c}"))
-                            )
+                            return Err(self.err_at(node_at, format!("bad quicklist container {c}")))
                         }
                     }
                 }
@@ -468,7 +466,9 @@ pub fn read_file<'a>(
     mut sink: impl FnMut(Record<'a>) -> std::result::Result<(), String>,
 ) -> Result<FileInfo> {
     let mut r = Reader::new(buf);
-    let magic = r.take(9).map_err(|_| r.err_at(0, "file too short for the RDB header"))?;
+    let magic = r
+        .take(9)
+        .map_err(|_| r.err_at(0, "file too short for the RDB header"))?;
     if &magic[..5] != b"REDIS" {
         return Err(r.err_at(0, "wrong signature trying to load DB from file"));
     }

@@ -1,18 +1,30 @@
 //! Round trips through the writer and reader, and corrupt input.
 
+use super::encoding;
 use super::reader::{parse_dump_payload, read_file, Loaded, Options, Reader};
 use super::writer::{dump_payload, Enc, FileWriter};
 use super::*;
-use super::encoding;
 use ferrocache_store::hash::Limits;
 use ferrocache_store::list::{End, List};
 use ferrocache_store::{Hash, Set, Value};
 
-fn sample_values() -> Vec<(Vec<u8>, Value, Option<u64>)> {
-    let mut out = Vec::new();
-    out.push((b"int".to_vec(), Value::string(b"12345"), None));
-    out.push((b"bigint".to_vec(), Value::string(b"-9223372036854775808"), None));
-    out.push((b"str".to_vec(), Value::string(b"hello"), Some(4_102_444_800_000)));
+/// Key, value and expiry.
+type Sample = (Vec<u8>, Value, Option<u64>);
+/// Database, key, value and expiry.
+type Read = (usize, Vec<u8>, Value, Option<u64>);
+
+fn sample_values() -> Vec<Sample> {
+    let mut out = vec![(b"int".to_vec(), Value::string(b"12345"), None)];
+    out.push((
+        b"bigint".to_vec(),
+        Value::string(b"-9223372036854775808"),
+        None,
+    ));
+    out.push((
+        b"str".to_vec(),
+        Value::string(b"hello"),
+        Some(4_102_444_800_000),
+    ));
     out.push((b"lzf".to_vec(), Value::string(&[b'a'; 500]), None));
     out.push((b"empty".to_vec(), Value::string(b""), None));
     let mut small = List::new();
@@ -43,7 +55,11 @@ fn sample_values() -> Vec<(Vec<u8>, Value, Option<u64>)> {
     out.push((b"hash".to_vec(), Value::Hash(h), None));
     let mut ht = Hash::new();
     for i in 0..1000 {
-        ht.set(format!("f{i}").as_bytes(), format!("v{i}").as_bytes(), Limits::default());
+        ht.set(
+            format!("f{i}").as_bytes(),
+            format!("v{i}").as_bytes(),
+            Limits::default(),
+        );
     }
     out.push((b"bighash".to_vec(), Value::Hash(ht), None));
     out
@@ -63,7 +79,7 @@ fn small_file(checksum: bool) -> Vec<u8> {
     write_values(vals, true, checksum)
 }
 
-fn write_values(vals: Vec<(Vec<u8>, Value, Option<u64>)>, compression: bool, checksum: bool) -> Vec<u8> {
+fn write_values(vals: Vec<Sample>, compression: bool, checksum: bool) -> Vec<u8> {
     let mut w = FileWriter::new(Vec::new(), compression).expect("vec");
     w.aux("redis-ver", b"7.0.15").expect("vec");
     w.aux("redis-bits", b"64").expect("vec");
@@ -72,11 +88,12 @@ fn write_values(vals: Vec<(Vec<u8>, Value, Option<u64>)>, compression: bool, che
         w.entry(k, v, *e).expect("vec");
     }
     w.select_db(3, 1, 0).expect("vec");
-    w.entry(b"other", &Value::string(b"db3"), None).expect("vec");
+    w.entry(b"other", &Value::string(b"db3"), None)
+        .expect("vec");
     w.finish(checksum).expect("vec")
 }
 
-fn read_all(buf: &[u8]) -> Result<Vec<(usize, Vec<u8>, Value, Option<u64>)>> {
+fn read_all(buf: &[u8]) -> Result<Vec<Read>> {
     let mut got = Vec::new();
     read_file(buf, &Options::default(), |rec| {
         match rec.value {
@@ -214,7 +231,8 @@ fn zset_encodings_decode_to_pairs() {
     e.string(&lp.finish());
     let mut r = Reader::new(&e.buf);
     assert_eq!(
-        r.object(TYPE_ZSET_LISTPACK, &Options::default()).expect("zset"),
+        r.object(TYPE_ZSET_LISTPACK, &Options::default())
+            .expect("zset"),
         Loaded::ZSet(vec![(b"m1".to_vec(), 3.0), (b"m2".to_vec(), 2.25)])
     );
 }
