@@ -521,7 +521,7 @@ impl Keyspace {
     }
 
     /// Locks one shard by its index within `db` (0..SHARDS_PER_DB), for
-    /// scans that walk a database shard by shard.
+    /// scans that walk a database shard by shard and may change it.
     pub fn lock_shard(&self, db: usize, shard: usize) -> MutexGuard<'_, Shard> {
         self.acquire(db * SHARDS_PER_DB + shard)
     }
@@ -605,7 +605,8 @@ impl Keyspace {
         let mut shard = usize::try_from(cursor).unwrap_or(usize::MAX);
         let mut visited = 0usize;
         while shard < SHARDS_PER_DB {
-            let guard = self.lock_shard(db, shard);
+            // Read only: a pending snapshot copy is left to the next writer.
+            let guard = self.shards[db * SHARDS_PER_DB + shard].lock();
             for e in guard.table.iter() {
                 visited += 1;
                 if e.is_expired(now_ms) {
@@ -690,7 +691,11 @@ impl Keyspace {
         let mut expired = Vec::new();
         let mut total = 0;
         for shard in 0..SHARDS_PER_DB {
-            let mut s = self.lock_shard(db, shard);
+            // Taken without the snapshot copy: most visits delete nothing,
+            // and copying every shard here would put the whole copy of a
+            // snapshot on the cron's thread in one tick.
+            let idx = db * SHARDS_PER_DB + shard;
+            let mut s = self.shards[idx].lock();
             if s.volatile == 0 {
                 continue;
             }
@@ -705,6 +710,9 @@ impl Keyspace {
                     _ => false,
                 };
                 if hit {
+                    if let Some(cap) = s.capture.take() {
+                        cap.store(idx, &s.table);
+                    }
                     if let Ok(occ) = s.table.get_bucket_entry(cursor) {
                         let (entry, _) = occ.remove();
                         s.volatile -= 1;
@@ -1303,6 +1311,28 @@ mod tests {
         assert!(!ks.snapshot_in_progress());
         let cap = ks.begin_snapshot().expect("again after the end");
         ks.end_snapshot(&cap);
+    }
+
+    #[test]
+    fn keys_expired_after_the_snapshot_instant_are_in_the_snapshot() {
+        let ks = Keyspace::new(1);
+        for i in 0..500 {
+            let k = format!("v{i}");
+            ks.lock(0, k.as_bytes(), 0)
+                .insert(0, k.as_bytes(), Value::string(b"v"), Some(10));
+        }
+        let cap = ks.begin_snapshot().expect("snapshot");
+        let mut rounds = 0;
+        while ks.db_size(0) > 0 {
+            ks.active_expire_db(0, 100_000, 2000);
+            rounds += 1;
+            assert!(rounds < 1000);
+        }
+        let seen: usize = (0..SHARDS_PER_DB)
+            .map(|shard| ks.snapshot_shard(&cap, 0, shard).len())
+            .sum();
+        ks.end_snapshot(&cap);
+        assert_eq!(seen, 500);
     }
 
     #[test]
