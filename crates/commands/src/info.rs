@@ -351,9 +351,14 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
             field!("pubsub_channels", shared.pubsub.channel_count());
             field!("pubsub_patterns", shared.pubsub.pattern_count());
             field!("pubsubshard_channels", shared.pubsub.shard_channel_count());
-            for k in [
+            // No fork: the analogue is the moment every shard lock is held
+            // to fix a snapshot's instant, and the number of snapshots.
+            field!(
                 "latest_fork_usec",
-                "total_forks",
+                shared.persist.last_snapshot_pause_us.load(r)
+            );
+            field!("total_forks", shared.persist.snapshots.load(r));
+            for k in [
                 "migrate_cached_sockets",
                 "slave_expires_tracked_keys",
                 "active_defrag_hits",

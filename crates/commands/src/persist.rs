@@ -92,6 +92,8 @@ pub struct PersistState {
     /// Longest time, in microseconds, writes were held by the start of a
     /// snapshot (every shard lock taken at once).
     pub last_snapshot_pause_us: AtomicU64,
+    /// Snapshots started (INFO's `total_forks`).
+    pub snapshots: AtomicU64,
 }
 
 impl Default for PersistState {
@@ -109,6 +111,7 @@ impl Default for PersistState {
             last_load_keys_expired: AtomicU64::new(0),
             shutdown_handled: AtomicBool::new(false),
             last_snapshot_pause_us: AtomicU64::new(0),
+            snapshots: AtomicU64::new(0),
         }
     }
 }
@@ -271,6 +274,7 @@ fn begin(shared: &Shared) -> Option<std::sync::Arc<ferrocache_store::Capture>> {
         .persist
         .last_snapshot_pause_us
         .store(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+    shared.persist.snapshots.fetch_add(1, Ordering::Relaxed);
     Some(cap)
 }
 
