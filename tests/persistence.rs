@@ -508,3 +508,42 @@ fn sigterm_saves_with_save_rules_and_the_next_start_loads() {
     assert!(c.is_closed());
     let _ = child.wait();
 }
+
+#[test]
+fn debug_reload_keeps_the_data_and_lastsave_moves() {
+    let dir = temp_dir("reload");
+    let fc = ferrocache_with(&[
+        ("dir", dir.to_str().expect("utf8")),
+        ("enable-debug-command", "yes"),
+    ]);
+    let mut c = Conn::connect(fc.port());
+    fill(&mut c);
+    let before: Vec<_> = DBS
+        .iter()
+        .map(|db| {
+            c.cmd(&["SELECT", &db.to_string()]);
+            int(&mut c, &["DBSIZE"])
+        })
+        .collect();
+    c.cmd(&["SELECT", "0"]);
+    assert_eq!(c.cmd(&["DEBUG", "RELOAD"]), b"+OK\r\n");
+    let after: Vec<_> = DBS
+        .iter()
+        .map(|db| {
+            c.cmd(&["SELECT", &db.to_string()]);
+            int(&mut c, &["DBSIZE"])
+        })
+        .collect();
+    assert_eq!(before, after);
+    c.cmd(&["SELECT", "0"]);
+    assert_eq!(
+        c.cmd(&["LINDEX", "big-list", "2999"]),
+        b"$9\r\nitem-2999\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["OBJECT", "ENCODING", "intset"]),
+        b"$6\r\nintset\r\n"
+    );
+    let info = String::from_utf8(c.cmd(&["INFO", "persistence"])).expect("utf8");
+    assert!(info.contains("rdb_changes_since_last_save:0"), "{info}");
+}
