@@ -121,6 +121,18 @@ fn main() -> ExitCode {
         };
         ferrocache_server::startup_warnings(&shared);
         ferrocache_server::install_logger(&shared);
+        let load = shared.clone();
+        match tokio::task::spawn_blocking(move || ferrocache_server::aof::start(&load)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                warning!("Fatal error loading the append only file: {e}");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                warning!("Fatal error loading the append only file: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
         notice!(
             "Running mode=standalone, port={}, worker threads={}.",
             shared.port.lock(),

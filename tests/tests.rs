@@ -4,6 +4,7 @@
 
 mod support;
 
+mod aof;
 mod basics;
 mod binary;
 mod deploy;
@@ -19,5 +20,7 @@ mod robustness;
 mod scripting;
 mod server;
 mod sets;
+mod sort;
 mod strings;
+mod tracking;
 mod transactions;

@@ -330,6 +330,7 @@ pub static PARAMS: &[Param] = &[
     ),
     p("tcp-keepalive", INT, "300"),
     p("timeout", INT, "0"),
+    p("tracking-table-max-keys", INT, "1000000"),
     fixed("unixsocket", Kind::Str, ""),
     fixed("unixsocketperm", Kind::Int { min: 0, max: 0o777 }, "0"),
     aliased(
@@ -423,13 +424,11 @@ impl Param {
     }
 }
 
-/// The append-only file does not exist yet: asking for it is refused rather
-/// than accepted and ignored, so nobody believes writes are durable.
 fn validate_appendonly(v: &str) -> Result<String, String> {
     if v.eq_ignore_ascii_case("no") {
         Ok("no".into())
     } else if v.eq_ignore_ascii_case("yes") {
-        Err("the append-only file is not implemented in this Ferrocache version".into())
+        Ok("yes".into())
     } else {
         Err("argument must be 'yes' or 'no'".into())
     }

@@ -80,6 +80,8 @@ pub struct Shared {
     /// Where background work writes log lines (installed by the server:
     /// `true` for warnings).
     pub logger: std::sync::OnceLock<Logger>,
+    /// Every change, in order, for the AOF and replicas.
+    pub journal: crate::journal::Journal,
 }
 
 /// A sink for log lines: `true` marks a warning.
@@ -100,6 +102,8 @@ pub struct Tuning {
     pub hash_max_listpack_value: AtomicU64,
     /// `set-max-intset-entries`.
     pub set_max_intset_entries: AtomicU64,
+    /// `list-max-listpack-size` (Redis's quicklist `fill`).
+    pub list_fill: AtomicI64,
 }
 
 impl Tuning {
@@ -133,6 +137,8 @@ impl Tuning {
                 .max(0) as u64,
             r,
         );
+        self.list_fill
+            .store(config.get_i64("list-max-listpack-size").unwrap_or(-2), r);
         self.set_max_intset_entries.store(
             config
                 .get_i64("set-max-intset-entries")
@@ -226,6 +232,7 @@ impl Shared {
             persist: Default::default(),
             me: std::sync::OnceLock::new(),
             logger: std::sync::OnceLock::new(),
+            journal: Default::default(),
         });
         let _ = shared.me.set(Arc::downgrade(&shared));
         shared.ks.set_observer(shared.pubsub.clone());
@@ -239,6 +246,15 @@ impl Shared {
     /// and after every CONFIG SET.
     pub fn apply_config(&self) {
         self.tuning.refresh(&self.config);
+        // The AOF writer rereads appendonly and appendfsync.
+        self.journal.wake_aof();
+        self.pubsub.tracking.max_keys.store(
+            self.config
+                .get_i64("tracking-table-max-keys")
+                .unwrap_or(1_000_000)
+                .max(0) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let notify = crate::notify::parse(
             &self
                 .config
@@ -305,6 +321,14 @@ pub struct Session {
     pub watch: crate::multi::WatchState,
     /// Set while EXEC runs the queued commands: the time they all see.
     pub in_exec: Option<u64>,
+    /// The session runs a script's `redis.call`s (SORT then sorts sets it
+    /// would otherwise leave in their own order).
+    pub in_script: bool,
+    /// Journal offset this client's replies wait for (`appendfsync
+    /// always`); 0 when nothing is waiting.
+    pub sync_to: u64,
+    /// CLIENT TRACKING state.
+    pub tracking: crate::tracking::SessionTracking,
     /// Channels and patterns this connection listens to.
     pub pubsub: Option<crate::pubsub::Subscriptions>,
 }
@@ -324,6 +348,9 @@ impl Session {
             multi: None,
             watch: Default::default(),
             in_exec: None,
+            in_script: false,
+            sync_to: 0,
+            tracking: Default::default(),
             pubsub: None,
         }
     }
@@ -346,9 +373,29 @@ pub struct Ctx<'a> {
     /// Unix time in milliseconds, fixed for the duration of the command so
     /// that every key it touches sees the same instant.
     pub now_ms: u64,
+    /// What the journal records instead of the request (see
+    /// [`Ctx::propagate`]).
+    pub rewritten: Option<Vec<Vec<Bytes>>>,
 }
 
 impl<'a> Ctx<'a> {
+    /// Records `argv` in the journal in place of the request (several calls
+    /// record several commands). Handlers call it where Redis 7.0 rewrites
+    /// a command into deterministic form. No-op while the journal is off.
+    pub fn propagate(&mut self, argv: Vec<Bytes>) {
+        if crate::journal::in_section() {
+            self.rewritten.get_or_insert_with(Vec::new).push(argv);
+        }
+    }
+
+    /// Records nothing for this request, although it changed data (its
+    /// effects were recorded another way).
+    pub fn propagate_nothing(&mut self) {
+        if crate::journal::in_section() {
+            self.rewritten.get_or_insert_with(Vec::new);
+        }
+    }
+
     pub fn reply(&mut self) -> Encoder<'_> {
         Encoder::new(self.out, self.session.proto)
     }

@@ -180,7 +180,7 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
             field!("client_recent_max_input_buffer", 0);
             field!("client_recent_max_output_buffer", 0);
             field!("blocked_clients", 0);
-            field!("tracking_clients", 0);
+            field!("tracking_clients", shared.pubsub.tracking.counts().0);
             field!("clients_in_timeout_table", 0);
         }
         "memory" => {
@@ -272,7 +272,10 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
             field!("current_fork_perc", "0.00");
             field!("current_save_keys_processed", 0);
             field!("current_save_keys_total", 0);
-            field!("rdb_changes_since_last_save", shared.ks.stats.dirty.load(r));
+            field!(
+                "rdb_changes_since_last_save",
+                crate::persist::changes_since_save(shared)
+            );
             let in_progress = p.bgsave_in_progress.load(r);
             field!("rdb_bgsave_in_progress", in_progress as u8);
             field!("rdb_last_save_time", shared.lastsave.load(r));
@@ -299,18 +302,39 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
                 p.last_load_keys_expired.load(r)
             );
             field!("rdb_last_load_keys_loaded", p.last_load_keys_loaded.load(r));
-            field!("aof_enabled", 0);
-            field!("aof_rewrite_in_progress", 0);
-            field!("aof_rewrite_scheduled", 0);
-            field!("aof_last_rewrite_time_sec", -1);
-            field!("aof_current_rewrite_time_sec", -1);
-            field!("aof_last_bgrewrite_status", "ok");
-            field!("aof_rewrites", 0);
+            let aof = &shared.journal.aof;
+            let enabled = aof.enabled.load(r);
+            let rewriting = aof.rewrite_in_progress.load(r);
+            let ok = |b: bool| if b { "ok" } else { "err" };
+            field!("aof_enabled", enabled as u8);
+            field!("aof_rewrite_in_progress", rewriting as u8);
+            field!("aof_rewrite_scheduled", aof.rewrite_scheduled.load(r) as u8);
+            field!(
+                "aof_last_rewrite_time_sec",
+                aof.last_rewrite_time_sec.load(r)
+            );
+            let current = if rewriting {
+                let started = aof.rewrite_started_ms.load(r);
+                (crate::context::unix_ms().saturating_sub(started) / 1000) as i64
+            } else {
+                -1
+            };
+            field!("aof_current_rewrite_time_sec", current);
+            field!("aof_last_bgrewrite_status", ok(aof.last_rewrite_ok.load(r)));
+            field!("aof_rewrites", aof.rewrites.load(r));
             field!("aof_rewrites_consecutive_failures", 0);
-            field!("aof_last_write_status", "ok");
+            field!("aof_last_write_status", ok(aof.last_write_ok.load(r)));
             field!("aof_last_cow_size", 0);
             field!("module_fork_in_progress", 0);
             field!("module_fork_last_cow_size", 0);
+            if enabled {
+                field!("aof_current_size", aof.current_size.load(r));
+                field!("aof_base_size", aof.base_size.load(r));
+                field!("aof_pending_rewrite", 0);
+                field!("aof_buffer_length", 0);
+                field!("aof_pending_bio_fsync", 0);
+                field!("aof_delayed_fsync", 0);
+            }
         }
         "stats" => {
             let ks = &shared.ks.stats;
@@ -367,13 +391,14 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
                 "active_defrag_key_misses",
                 "total_active_defrag_time",
                 "current_active_defrag_time",
-                "tracking_total_keys",
-                "tracking_total_items",
-                "tracking_total_prefixes",
-                "unexpected_error_replies",
             ] {
                 field!(k, 0);
             }
+            let (_, tkeys, titems, tprefixes) = shared.pubsub.tracking.counts();
+            field!("tracking_total_keys", tkeys);
+            field!("tracking_total_items", titems);
+            field!("tracking_total_prefixes", tprefixes);
+            field!("unexpected_error_replies", 0);
             field!("total_error_replies", st.total_error_replies.load(r));
             field!("dump_payload_sanitizations", 0);
             field!("total_reads_processed", st.total_commands.load(r));

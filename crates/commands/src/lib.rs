@@ -31,6 +31,7 @@ pub mod errors;
 pub mod generic;
 pub mod hash;
 pub mod info;
+pub mod journal;
 pub mod latency;
 pub mod list;
 pub mod monitor;
@@ -42,8 +43,10 @@ pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod slowlog;
+pub mod sort;
 pub mod stats;
 pub mod string;
 pub mod table;
+pub mod tracking;
 
 pub use context::{CmdError, CmdResult, Ctx, Session, Shared};

@@ -94,6 +94,10 @@ pub struct PersistState {
     pub last_snapshot_pause_us: AtomicU64,
     /// Snapshots started (INFO's `total_forks`).
     pub snapshots: AtomicU64,
+    /// The dirty counter's value at the instant of the last successful save.
+    /// The counter itself only grows (the journal compares it before and
+    /// after each command), so changes since the save are the difference.
+    pub dirty_at_save: AtomicU64,
 }
 
 impl Default for PersistState {
@@ -112,6 +116,7 @@ impl Default for PersistState {
             shutdown_handled: AtomicBool::new(false),
             last_snapshot_pause_us: AtomicU64::new(0),
             snapshots: AtomicU64::new(0),
+            dirty_at_save: AtomicU64::new(0),
         }
     }
 }
@@ -157,6 +162,9 @@ pub fn load_options(shared: &Shared) -> Options {
             max_value: t.hash_max_listpack_value.load(Ordering::Relaxed) as usize,
         },
         max_intset: t.set_max_intset_entries.load(Ordering::Relaxed) as usize,
+        list_limit: ferrocache_store::list::NodeLimit::from_fill(
+            t.list_fill.load(Ordering::Relaxed),
+        ),
         verify_checksum: shared.config.get_bool("rdbchecksum"),
     }
 }
@@ -185,6 +193,17 @@ fn aux_fields(shared: &Shared) -> Vec<(&'static str, Vec<u8>)> {
         ("repl-offset", b"0".to_vec()),
         ("aof-base", b"0".to_vec()),
     ]
+}
+
+/// Writes since the last successful save (INFO's
+/// `rdb_changes_since_last_save`).
+pub fn changes_since_save(shared: &Shared) -> u64 {
+    shared
+        .ks
+        .stats
+        .dirty
+        .load(Ordering::Relaxed)
+        .saturating_sub(shared.persist.dirty_at_save.load(Ordering::Relaxed))
 }
 
 /// The `save` rules as (seconds, changes) pairs.
@@ -216,11 +235,7 @@ fn finish(
     match result {
         Ok(stats) => {
             // Writes made while the snapshot was written stay counted.
-            shared
-                .ks
-                .stats
-                .dirty
-                .fetch_add(cap_dirty.wrapping_neg(), Ordering::Relaxed);
+            p.dirty_at_save.fetch_max(cap_dirty, Ordering::Relaxed);
             shared
                 .lastsave
                 .store(crate::context::unix_ms() / 1000, Ordering::Relaxed);
@@ -368,7 +383,13 @@ fn wait_for_bgsave(shared: &Shared) {
 /// One cron tick: a scheduled BGSAVE, or one the save rules call for.
 pub fn cron(shared: &Shared) {
     let p = &shared.persist;
-    if p.bgsave_in_progress.load(Ordering::Acquire) {
+    if p.bgsave_in_progress.load(Ordering::Acquire)
+        || shared
+            .journal
+            .aof
+            .rewrite_in_progress
+            .load(Ordering::Acquire)
+    {
         return;
     }
     if p.bgsave_scheduled.swap(false, Ordering::AcqRel) {
@@ -380,7 +401,7 @@ pub fn cron(shared: &Shared) {
         return;
     }
     let now = crate::context::unix_ms() / 1000;
-    let dirty = shared.ks.stats.dirty.load(Ordering::Relaxed);
+    let dirty = changes_since_save(shared);
     let since_save = now.saturating_sub(shared.lastsave.load(Ordering::Relaxed));
     let may_retry = p.last_bgsave_ok.load(Ordering::Relaxed)
         || now.saturating_sub(p.last_bgsave_try.load(Ordering::Relaxed)) > BGSAVE_RETRY_DELAY_SECS;
@@ -521,21 +542,29 @@ fn cmd_save(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn cmd_bgsave(ctx: &mut Ctx) -> CmdResult {
-    // SCHEDULE matters in Redis only while another child process (an AOF
-    // rewrite) runs, which never happens here: it behaves as plain BGSAVE,
-    // and a BGSAVE already running is an error with or without it, as in
-    // Redis.
-    match ctx.args.len() {
-        1 => {}
-        2 if is(ctx.arg(1), "SCHEDULE") => {}
+    // SCHEDULE matters only while an AOF rewrite runs (Redis's other
+    // child process): the save then starts from the cron once it is done.
+    // A BGSAVE already running is an error with or without it, as in Redis.
+    let schedule = match ctx.args.len() {
+        1 => false,
+        2 if is(ctx.arg(1), "SCHEDULE") => true,
         _ => return Err(errors::SYNTAX.into()),
-    }
+    };
     let p = &ctx.shared.persist;
     if p.bgsave_in_progress.load(Ordering::Acquire) {
         return Err(errors::BGSAVE_IN_PROGRESS.into());
     }
+    let rewriting = ctx
+        .shared
+        .journal
+        .aof
+        .rewrite_in_progress
+        .load(Ordering::Acquire);
+    if rewriting && !schedule {
+        return Err(errors::BGSAVE_OTHER_CHILD.into());
+    }
     // Inside a transaction the save is deferred to the cron, as Redis does.
-    if ctx.session.in_exec.is_some() {
+    if rewriting || ctx.session.in_exec.is_some() {
         p.bgsave_scheduled.store(true, Ordering::Release);
         ctx.reply().simple("Background saving scheduled");
         return Ok(());

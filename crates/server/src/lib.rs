@@ -11,6 +11,7 @@
 //! `ferrocache_commands::dispatch`, so the network layer cannot diverge from
 //! the command table's rules.
 
+pub mod aof;
 pub mod conf;
 pub mod connection;
 pub mod cron;
@@ -182,11 +183,14 @@ pub async fn run(shared: Arc<Shared>, listeners: Listeners) {
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(10), wait).await;
-    // SIGTERM and embedded shutdowns save when save rules are configured;
-    // SHUTDOWN has already decided for itself.
-    let saver = shared.clone();
+    // Everything journaled goes to disk before the server is gone; then
+    // SIGTERM and embedded shutdowns save a snapshot when save rules are
+    // configured (SHUTDOWN has already decided for itself).
+    let s = shared.clone();
     let _ = tokio::task::spawn_blocking(move || {
-        ferrocache_commands::persist::save_on_exit(&saver);
+        aof::shutdown(&s);
+        aof::forget(&s);
+        ferrocache_commands::persist::save_on_exit(&s);
     })
     .await;
     if let Ok(path) = shared.config.get("unixsocket").ok_or(()) {
@@ -312,8 +316,13 @@ pub fn install_logger(shared: &Shared) {
     }));
 }
 
-/// Loads `dir/dbfilename` at startup if it exists.
+/// Loads `dir/dbfilename` at startup if it exists. With `appendonly yes`
+/// the append-only file is the data set and the snapshot is not read, as
+/// in Redis.
 pub fn load_data(shared: &Shared) -> io::Result<()> {
+    if shared.config.get_bool("appendonly") {
+        return Ok(());
+    }
     match ferrocache_commands::persist::load_at_startup(shared) {
         Ok(_) => Ok(()),
         Err(e) => {

@@ -14,7 +14,7 @@ use super::encoding::{self, Item};
 use super::*;
 use crate::{crc64, lzf};
 use ferrocache_store::hash::Limits;
-use ferrocache_store::list::{End, List};
+use ferrocache_store::list::{End, List, NodeLimit};
 use ferrocache_store::{Hash, Set, Value};
 use std::borrow::Cow;
 
@@ -23,6 +23,8 @@ use std::borrow::Cow;
 pub struct Options {
     pub hash_limits: Limits,
     pub max_intset: usize,
+    /// `list-max-listpack-size`, as a limit on the packed form of a list.
+    pub list_limit: NodeLimit,
     /// `rdbchecksum`: verify the file's CRC-64 (a stored 0 is never
     /// verified: the writer had checksums off).
     pub verify_checksum: bool,
@@ -33,6 +35,7 @@ impl Default for Options {
         Options {
             hash_limits: Limits::default(),
             max_intset: 512,
+            list_limit: NodeLimit::default(),
             verify_checksum: true,
         }
     }
@@ -215,7 +218,7 @@ impl<'a> Reader<'a> {
                 let n = self.length()?;
                 let mut l = List::new();
                 for _ in 0..n {
-                    l.push(End::Right, &self.string()?);
+                    l.push(End::Right, &self.string()?, opts.list_limit);
                 }
                 list_value(l)
             }
@@ -224,7 +227,7 @@ impl<'a> Reader<'a> {
                 let items = encoding::ziplist_items(&blob).map_err(|e| blob_err(self, e))?;
                 let mut l = List::new();
                 for it in items {
-                    l.push(End::Right, &it.to_vec());
+                    l.push(End::Right, &it.to_vec(), opts.list_limit);
                 }
                 list_value(l)
             }
@@ -240,7 +243,7 @@ impl<'a> Reader<'a> {
                     let node_at = self.pos;
                     let blob = self.string()?;
                     match container {
-                        QUICKLIST_NODE_PLAIN => l.push(End::Right, &blob),
+                        QUICKLIST_NODE_PLAIN => l.push(End::Right, &blob, opts.list_limit),
                         QUICKLIST_NODE_PACKED => {
                             let items = if ty == TYPE_LIST_QUICKLIST_2 {
                                 encoding::listpack_items(&blob)
@@ -249,7 +252,7 @@ impl<'a> Reader<'a> {
                             }
                             .map_err(|e| self.err_at(node_at, format!("quicklist node: {e}")))?;
                             for it in items {
-                                l.push(End::Right, &it.to_vec());
+                                l.push(End::Right, &it.to_vec(), opts.list_limit);
                             }
                         }
                         c => {

@@ -5,7 +5,7 @@ use super::reader::{parse_dump_payload, read_file, Loaded, Options, Reader};
 use super::writer::{dump_payload, Enc, FileWriter};
 use super::*;
 use ferrocache_store::hash::Limits;
-use ferrocache_store::list::{End, List};
+use ferrocache_store::list::{End, List, NodeLimit};
 use ferrocache_store::{Hash, Set, Value};
 
 /// Key, value and expiry.
@@ -29,15 +29,19 @@ fn sample_values() -> Vec<Sample> {
     out.push((b"empty".to_vec(), Value::string(b""), None));
     let mut small = List::new();
     for i in 0..10 {
-        small.push(End::Right, format!("e{i}").as_bytes());
+        small.push(End::Right, format!("e{i}").as_bytes(), NodeLimit::default());
     }
-    small.push(End::Right, b"77");
+    small.push(End::Right, b"77", NodeLimit::default());
     out.push((b"list".to_vec(), Value::List(Box::new(small)), None));
     let mut big = List::new();
     for i in 0..5000 {
-        big.push(End::Right, format!("element-{i}").as_bytes());
+        big.push(
+            End::Right,
+            format!("element-{i}").as_bytes(),
+            NodeLimit::default(),
+        );
     }
-    big.push(End::Left, &[b'z'; 20_000]);
+    big.push(End::Left, &[b'z'; 20_000], NodeLimit::default());
     out.push((b"biglist".to_vec(), Value::List(Box::new(big)), None));
     let mut ints = Set::new();
     for i in [5i64, -3, 70000, 1 << 40] {
@@ -186,6 +190,7 @@ fn sets_and_hashes_follow_the_configured_limits_on_load() {
     let p = dump_payload(&Value::Set(Box::new(ints)), false);
     let opts = Options {
         max_intset: 5,
+        list_limit: NodeLimit::default(),
         hash_limits: Limits {
             max_entries: 1,
             max_value: 64,
