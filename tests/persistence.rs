@@ -552,3 +552,41 @@ fn debug_reload_keeps_the_data_and_lastsave_moves() {
     let info = String::from_utf8(c.cmd(&["INFO", "persistence"])).expect("utf8");
     assert!(info.contains("rdb_changes_since_last_save:0"), "{info}");
 }
+
+#[test]
+fn restore_with_a_relative_ttl_is_journaled_with_an_absolute_one() {
+    let dir = temp_dir("restore-aof");
+    let fc = ferrocache_with(&[
+        ("dir", dir.to_str().expect("utf8")),
+        ("appendonly", "yes"),
+        ("appendfsync", "always"),
+    ]);
+    let mut c = Conn::connect(fc.port());
+    c.cmd(&["SET", "src", "value"]);
+    let payload = match frame_of(&mut c, &["DUMP", "src"]) {
+        Frame::Bulk(b) => b,
+        other => panic!("{other:?}"),
+    };
+    let reply = c.cmd_bytes(&[
+        b"RESTORE".to_vec(),
+        b"dst".to_vec(),
+        b"100000".to_vec(),
+        payload,
+    ]);
+    assert_eq!(reply, b"+OK\r\n");
+    let mut aof = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !aof.windows(6).any(|w| w == b"ABSTTL") {
+        assert!(Instant::now() < deadline, "no ABSTTL in the AOF");
+        aof.clear();
+        for e in std::fs::read_dir(dir.join("appendonlydir")).expect("aof dir") {
+            let e = e.expect("entry");
+            aof.extend(std::fs::read(e.path()).expect("read"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !aof.windows(8).any(|w| w == b"\r\n100000"),
+        "relative TTL journaled"
+    );
+}

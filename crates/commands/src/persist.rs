@@ -660,6 +660,7 @@ fn cmd_restore(ctx: &mut Ctx) -> CmdResult {
             locked.dirty(1);
             drop(locked);
             ctx.notify(class::GENERIC, "del", &key);
+            ctx.propagate(vec![bytes::Bytes::from_static(b"DEL"), key.clone()]);
         }
         return ctx.ok();
     }
@@ -672,5 +673,13 @@ fn cmd_restore(ctx: &mut Ctx) -> CmdResult {
     locked.dirty(1);
     drop(locked);
     ctx.notify(class::GENERIC, "restore", &key);
+    // A relative TTL is journaled as the absolute deadline, as Redis
+    // rewrites it, so a replay does not extend the key's life.
+    if let (Some(at), false) = (expire_at, absttl) {
+        let mut argv = ctx.args.to_vec();
+        argv[2] = bytes::Bytes::from(at.to_string());
+        argv.push(bytes::Bytes::from_static(b"ABSTTL"));
+        ctx.propagate(argv);
+    }
     ctx.ok()
 }
