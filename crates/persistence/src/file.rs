@@ -96,6 +96,8 @@ pub struct LoadStats {
     pub keys_loaded: u64,
     pub keys_expired: u64,
     pub functions_skipped: usize,
+    /// Bytes of RDB read (see [`crate::rdb::reader::FileInfo::end`]).
+    pub end: usize,
 }
 
 /// Loads the file at `path` into `ks` (which the caller emptied). Keys
@@ -156,5 +158,6 @@ pub fn load_bytes(
         Ok(())
     })?;
     stats.functions_skipped = info.functions_skipped;
+    stats.end = info.end;
     Ok(stats)
 }

@@ -43,7 +43,7 @@ use ferrocache_commands::{Session, Shared};
 use ferrocache_protocol::{DecodeLimits, RequestDecoder};
 use ferrocache_store::{StrValue, Value};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -262,15 +262,25 @@ fn load_file(shared: &Arc<Shared>, path: &Path, last: bool) -> io::Result<()> {
     };
     let mut head = [0u8; 5];
     let n = file.read(&mut head)?;
+    // An RDB image (a base file written with aof-use-rdb-preamble, or the
+    // preamble of an old single-file AOF), possibly followed by commands.
+    let mut start = 0u64;
     if n == 5 && &head == b"REDIS" {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{name}: base file in RDB format (aof-use-rdb-preamble) cannot be loaded by this build yet"
-            ),
-        ));
+        let data = fs::read(path)?;
+        let stats = ferrocache_persistence::file::load_bytes(
+            &shared.ks,
+            &data,
+            &ferrocache_commands::persist::load_options(shared),
+            ferrocache_commands::context::unix_ms(),
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{name}: {e}")))?;
+        if stats.end == data.len() {
+            return Ok(());
+        }
+        start = stats.end as u64;
     }
     let mut file = File::open(path)?;
+    file.seek(io::SeekFrom::Start(start))?;
     let handle = Arc::new(ClientHandle::new(0, "aof".into(), String::new(), false));
     let mut session = Session::new(handle, true);
     let mut decoder = RequestDecoder::new();
@@ -280,8 +290,8 @@ fn load_file(shared: &Arc<Shared>, path: &Path, last: bool) -> io::Result<()> {
     let mut out = BytesMut::new();
     // Bytes fed to the decoder so far, and the end of the last command
     // that left the file in a consistent state (outside MULTI).
-    let mut fed: u64 = 0;
-    let mut consistent: u64 = 0;
+    let mut fed: u64 = start;
+    let mut consistent: u64 = start;
     let mut in_multi = false;
     let mut chunk = vec![0u8; 1 << 20];
     loop {

@@ -458,6 +458,9 @@ pub struct FileInfo {
     /// Function libraries (FUNCTION LOAD), which Ferrocache does not have
     /// and skips.
     pub functions_skipped: usize,
+    /// Offset just past the file's checksum (what follows, if anything, is
+    /// not RDB: an AOF tail after an RDB preamble).
+    pub end: usize,
 }
 
 /// Parses a whole file, handing each key to `sink`. An error from the sink
@@ -547,5 +550,6 @@ pub fn read_file<'a>(
             }
         }
     }
+    info.end = r.pos();
     Ok(info)
 }
