@@ -227,7 +227,7 @@ fn bgrewriteaof_keeps_data_and_writes_during_it() {
     let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
         .expect("manifest");
     assert!(
-        manifest.contains("appendonly.aof.2.base.aof seq 2 type b"),
+        manifest.contains("appendonly.aof.2.base.rdb seq 2 type b"),
         "{manifest}"
     );
     let before = fingerprint(fc.port());

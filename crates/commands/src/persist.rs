@@ -177,7 +177,12 @@ fn save_options(shared: &Shared) -> SaveOptions {
 }
 
 /// The aux fields Redis 7.0 writes at the head of a file.
-fn aux_fields(shared: &Shared) -> Vec<(&'static str, Vec<u8>)> {
+pub fn aux_fields(shared: &Shared) -> Vec<(&'static str, Vec<u8>)> {
+    aux_fields_for(shared, false)
+}
+
+/// The aux fields, with `aof-base` set for the base file of an AOF.
+pub fn aux_fields_for(shared: &Shared, aof_base: bool) -> Vec<(&'static str, Vec<u8>)> {
     let now = crate::context::unix_ms() / 1000;
     let used = ferrocache_store::alloc::allocated().unwrap_or(0) as u64;
     vec![
@@ -191,7 +196,7 @@ fn aux_fields(shared: &Shared) -> Vec<(&'static str, Vec<u8>)> {
         ("repl-stream-db", b"0".to_vec()),
         ("repl-id", shared.replid.lock().clone().into_bytes()),
         ("repl-offset", b"0".to_vec()),
-        ("aof-base", b"0".to_vec()),
+        ("aof-base", if aof_base { b"1" } else { b"0" }.to_vec()),
     ]
 }
 
