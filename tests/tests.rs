@@ -8,6 +8,7 @@ mod aof;
 mod basics;
 mod binary;
 mod deploy;
+mod eviction;
 mod hashes;
 mod keys;
 mod lists;

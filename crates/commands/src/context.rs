@@ -82,6 +82,8 @@ pub struct Shared {
     pub logger: std::sync::OnceLock<Logger>,
     /// Every change, in order, for the AOF and replicas.
     pub journal: crate::journal::Journal,
+    /// maxmemory and the eviction policy.
+    pub evictor: crate::evict::Evictor,
 }
 
 /// A sink for log lines: `true` marks a warning.
@@ -233,6 +235,7 @@ impl Shared {
             me: std::sync::OnceLock::new(),
             logger: std::sync::OnceLock::new(),
             journal: Default::default(),
+            evictor: Default::default(),
         });
         let _ = shared.me.set(Arc::downgrade(&shared));
         shared.ks.set_observer(shared.pubsub.clone());
@@ -248,6 +251,7 @@ impl Shared {
         self.tuning.refresh(&self.config);
         // The AOF writer rereads appendonly and appendfsync.
         self.journal.wake_aof();
+        self.evictor.refresh(&self.config);
         self.pubsub.tracking.max_keys.store(
             self.config
                 .get_i64("tracking-table-max-keys")

@@ -231,3 +231,5 @@ pub const RESTORE_BAD_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 
 
 pub const AOF_REWRITE_IN_PROGRESS: &str =
     "ERR Background append only file rewriting already in progress";
+
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";

@@ -366,10 +366,14 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
             field!("expired_stale_perc", "0.00");
             field!("expired_time_cap_reached_count", 0);
             field!("expire_cycle_cpu_milliseconds", 0);
-            field!("evicted_keys", 0);
+            field!("evicted_keys", shared.evictor.evicted_keys.load(r));
             field!("evicted_clients", 0);
-            field!("total_eviction_exceeded_time", 0);
-            field!("current_eviction_exceeded_time", 0);
+            let current = shared.evictor.exceeded_now_ms();
+            field!(
+                "total_eviction_exceeded_time",
+                shared.evictor.exceeded_total_ms.load(r) + current
+            );
+            field!("current_eviction_exceeded_time", current);
             field!("keyspace_hits", ks.keyspace_hits.load(r));
             field!("keyspace_misses", ks.keyspace_misses.load(r));
             field!("pubsub_channels", shared.pubsub.channel_count());

@@ -288,6 +288,7 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::client::COMMANDS,
             crate::slowlog::COMMANDS,
             crate::latency::COMMANDS,
+            crate::memory::COMMANDS,
             crate::monitor::COMMANDS,
             crate::debug::COMMANDS,
             crate::persist::COMMANDS,

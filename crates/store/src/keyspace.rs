@@ -588,6 +588,41 @@ impl Keyspace {
     }
 
     /// Keys and keys with an expiry in `db`.
+    /// Calls `f` on up to `n` entries of `db` picked at random (only entries
+    /// with a TTL when `volatile`): the eviction sampler. It walks the
+    /// shards from a random one, taking one entry from each shard that has
+    /// any: a random bucket's, or for a volatile sample whose random probes
+    /// miss, the next entry with a TTL, so sparse TTLs are still found.
+    pub fn sample(&self, db: usize, n: usize, volatile: bool, mut f: impl FnMut(&Entry)) {
+        let mut got = 0;
+        let start = fastrand::usize(..SHARDS_PER_DB);
+        for i in 0..SHARDS_PER_DB {
+            if got >= n {
+                break;
+            }
+            // Read only: a pending snapshot copy is left to the next writer
+            // (copying here would add memory exactly when it is short).
+            let s = self.shards[db * SHARDS_PER_DB + (start + i) % SHARDS_PER_DB].lock();
+            if s.table.is_empty() || (volatile && s.volatile == 0) {
+                continue;
+            }
+            let buckets = s.table.num_buckets();
+            let probe = (0..16)
+                .filter_map(|_| s.table.get_bucket(fastrand::usize(..buckets)))
+                .find(|e| !volatile || e.has_expiry());
+            let picked = probe.or_else(|| {
+                let from = fastrand::usize(..buckets);
+                (0..buckets)
+                    .filter_map(|j| s.table.get_bucket((from + j) % buckets))
+                    .find(|e| !volatile || e.has_expiry())
+            });
+            if let Some(e) = picked {
+                f(e);
+                got += 1;
+            }
+        }
+    }
+
     pub fn db_counts(&self, db: usize) -> (usize, usize) {
         self.db_shards(db).fold((0, 0), |(k, v), s| {
             let s = s.lock();
