@@ -47,7 +47,8 @@ impl Server {
 
 /// Configures an embedded server. Every Redis configuration parameter is
 /// available through [`Builder::config`]; the defaults are Redis's, except
-/// that an embedded server binds 127.0.0.1 and saves nothing unless told to.
+/// that an embedded server binds 127.0.0.1 and saves nothing unless told to,
+/// and loads `dbfilename` at start only when `dir` is configured.
 pub struct Builder {
     settings: Vec<(String, String)>,
     threads: Option<usize>,
@@ -96,7 +97,14 @@ impl Builder {
                 io::Error::new(io::ErrorKind::InvalidInput, format!("config {k}: {e:?}"))
             })?;
         }
-        Ok(Shared::new(config))
+        let shared = Shared::new(config);
+        ferrocache_server::install_logger(&shared);
+        // An embedded server loads a snapshot only from a directory it was
+        // given: the process's working directory belongs to its host.
+        if self.settings.iter().any(|(k, _)| k == "dir") {
+            ferrocache_server::load_data(&shared)?;
+        }
+        Ok(shared)
     }
 
     /// Starts the server on a runtime of its own (a background thread) and

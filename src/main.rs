@@ -120,6 +120,7 @@ fn main() -> ExitCode {
             }
         };
         ferrocache_server::startup_warnings(&shared);
+        ferrocache_server::install_logger(&shared);
         let load = shared.clone();
         match tokio::task::spawn_blocking(move || ferrocache_server::aof::start(&load)).await {
             Ok(Ok(())) => {}
@@ -132,15 +133,15 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        if !shared.config.get("save").unwrap_or_default().is_empty() {
-            warning!("WARNING: RDB snapshots are not implemented in this version: the 'save' rules are accepted for compatibility but nothing is written to disk.");
-        }
         notice!(
             "Running mode=standalone, port={}, worker threads={}.",
             shared.port.lock(),
             threads
         );
         notice!("Server initialized");
+        if ferrocache_server::load_data(&shared).is_err() {
+            return ExitCode::FAILURE;
+        }
         notice!("Ready to accept connections");
         let signals = shared.clone();
         tokio::spawn(async move {

@@ -227,7 +227,7 @@ fn bgrewriteaof_keeps_data_and_writes_during_it() {
     let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
         .expect("manifest");
     assert!(
-        manifest.contains("appendonly.aof.2.base.aof seq 2 type b"),
+        manifest.contains("appendonly.aof.2.base.rdb seq 2 type b"),
         "{manifest}"
     );
     let before = fingerprint(fc.port());
@@ -414,5 +414,37 @@ fn kill_9_with_appendfsync_always_loses_no_acknowledged_write() {
         let _ = child.wait();
     }
     assert!(acknowledged.iter().all(|&n| n > 0), "{acknowledged:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Redis 7.0's default, `aof-use-rdb-preamble yes`, writes the base file as
+/// an RDB image: Ferrocache loads it with the RDB codec, then replays the
+/// incremental file.
+#[test]
+fn redis_aof_with_an_rdb_base_loads_into_ferrocache() {
+    let dir = temp_dir("rdbbase");
+    let r = redis(&[("dir", &dir.display().to_string()), ("appendonly", "yes")]);
+    fill(r.port);
+    let mut c = Conn::connect(r.port);
+    c.cmd(&["BGREWRITEAOF"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let info = String::from_utf8_lossy(&c.cmd(&["INFO", "persistence"])).to_string();
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrites:1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.cmd(&["SET", "after-rewrite", "1"]);
+    c.cmd(&["RPUSH", "list", "tail"]);
+    let expected = fingerprint(r.port);
+    stop_redis(r.port);
+    drop(r);
+    let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
+        .expect("manifest");
+    assert!(manifest.contains(".base.rdb"), "{manifest}");
+    let fc = ferrocache_in(&dir, &[]).expect("loads redis's aof with an rdb base");
+    assert_eq!(fingerprint(fc.port()), expected);
+    fc.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrocache");
 
+/// Starts the binary in a fresh working directory, so the snapshot it
+/// saves at exit (Redis's default save rules) lands there.
 fn spawn(args: &[&str]) -> Child {
     Command::new(BIN)
+        .current_dir(crate::support::temp_dir("bin"))
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

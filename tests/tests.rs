@@ -14,6 +14,7 @@ mod hashes;
 mod keys;
 mod lists;
 mod notifications;
+mod persistence;
 mod pubsub;
 mod random;
 mod readme;

@@ -15,14 +15,28 @@ use std::time::{Duration, Instant};
 
 /// A started Ferrocache, embedded in the test process.
 pub fn ferrocache() -> ferrocache::ServerHandle {
-    ferrocache::Server::builder()
-        .threads(2)
-        .start()
-        .expect("ferrocache starts")
+    ferrocache_with(&[])
 }
 
+/// A fresh empty directory under the system's temporary directory.
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ferrocache-{tag}-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Ferrocache with `settings`; unless they name a `dir`, snapshots (SAVE,
+/// BGSAVE from a test) go to a fresh temporary directory, never the
+/// working tree.
 pub fn ferrocache_with(settings: &[(&str, &str)]) -> ferrocache::ServerHandle {
     let mut b = ferrocache::Server::builder().threads(2);
+    if !settings.iter().any(|(k, _)| *k == "dir") {
+        b = b.config("dir", &temp_dir("fc").display().to_string());
+    }
     for (k, v) in settings {
         b = b.config(k, v);
     }

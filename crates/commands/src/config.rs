@@ -568,9 +568,16 @@ impl Config {
         if !p.mutable && !startup {
             return Err(ConfigError::Invalid("can't set immutable config".into()));
         }
-        let v = p.normalize(value).map_err(ConfigError::Invalid)?;
-        if p.name == "dir" && !startup {
-            std::env::set_current_dir(&v).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut v = p.normalize(value).map_err(ConfigError::Invalid)?;
+        if p.name == "dir" {
+            if !startup {
+                std::env::set_current_dir(&v).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            }
+            // Kept absolute, as Redis reports it, so that snapshot paths do
+            // not depend on the working directory at the time of a save.
+            if let Ok(abs) = std::fs::canonicalize(&v) {
+                v = abs.display().to_string();
+            }
         }
         self.values.write().insert(p.name, v);
         Ok(())

@@ -75,11 +75,21 @@ pub struct Shared {
     pub scripting: crate::scripting::Scripting,
     /// Clients blocked on keys (BLPOP and kin).
     pub blocking: crate::blocking::Blocking,
+    pub persist: crate::persist::PersistState,
+    /// The `Arc` this state lives in, for work that outlives a command
+    /// (BGSAVE's thread).
+    pub me: std::sync::OnceLock<std::sync::Weak<Shared>>,
+    /// Where background work writes log lines (installed by the server:
+    /// `true` for warnings).
+    pub logger: std::sync::OnceLock<Logger>,
     /// Every change, in order, for the AOF and replicas.
     pub journal: crate::journal::Journal,
     /// maxmemory and the eviction policy.
     pub evictor: crate::evict::Evictor,
 }
+
+/// A sink for log lines: `true` marks a warning.
+pub type Logger = Box<dyn Fn(bool, &str) + Send + Sync>;
 
 /// Parameters read on every command, kept in atomics so that dispatch does
 /// not parse configuration strings.
@@ -224,9 +234,13 @@ impl Shared {
             pubsub: Arc::default(),
             scripting: Default::default(),
             blocking: Default::default(),
+            persist: Default::default(),
+            me: std::sync::OnceLock::new(),
+            logger: std::sync::OnceLock::new(),
             journal: Default::default(),
             evictor: Default::default(),
         });
+        let _ = shared.me.set(Arc::downgrade(&shared));
         shared.ks.set_observer(shared.pubsub.clone());
         shared.apply_config();
         resync_clock();

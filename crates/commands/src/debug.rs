@@ -108,6 +108,12 @@ fn cmd_debug(ctx: &mut Ctx) -> CmdResult {
         let msg = String::from_utf8_lossy(ctx.arg(2)).into_owned();
         return Err(msg.into());
     }
+    if is(&sub, "reload") && argc == 2 {
+        return match crate::persist::debug_reload(ctx.shared) {
+            Ok(()) => ctx.ok(),
+            Err(e) => Err(format!("ERR Error trying to load the RDB dump: {e}").into()),
+        };
+    }
     if is(&sub, "log") && argc == 3 {
         return ctx.ok();
     }

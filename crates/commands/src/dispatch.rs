@@ -100,6 +100,14 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
         let msg = errors::only_pubsub_allowed(&name);
         return refuse(shared, session, out, &msg);
     }
+    // stop-writes-on-bgsave-error: Redis refuses writes, and PING, while the
+    // last background save failed.
+    if (cmd.has(flags::WRITE) || top.name == "ping") && crate::persist::writes_refused(shared) {
+        if let Some(s) = stat {
+            s.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        return refuse(shared, session, out, errors::MISCONF);
+    }
     if session.multi.is_some() && !crate::multi::runs_inside_multi(top.name) {
         return queue(shared, session, cmd, args, out);
     }

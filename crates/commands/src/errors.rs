@@ -215,6 +215,21 @@ pub const BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 pub const SCRIPT_FLUSH_OPTION: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
 
+// Persistence.
+pub const BGSAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
+pub const BGSAVE_ERROR: &str = "ERR Background saving error";
+pub const BGSAVE_OTHER_CHILD: &str = "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.";
+/// What SAVE answers when the save fails: the bare error code.
+pub const ERR_BARE: &str = "ERR";
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub const SHUTDOWN_ERRORS: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
+pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+pub const DUMP_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";
+pub const RESTORE_BAD_TTL: &str = "ERR Invalid TTL value, must be >= 0";
+pub const RESTORE_BAD_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
+pub const RESTORE_BAD_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
+
 pub const AOF_REWRITE_IN_PROGRESS: &str =
     "ERR Background append only file rewriting already in progress";
 

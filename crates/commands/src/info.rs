@@ -262,8 +262,9 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
         }
         "persistence" => {
             s.push_str("# Persistence\r\n");
+            let p = &shared.persist;
+            field!("loading", p.loading.load(r) as u8);
             for k in [
-                "loading",
                 "async_loading",
                 "current_cow_peak",
                 "current_cow_size",
@@ -274,16 +275,36 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
             field!("current_fork_perc", "0.00");
             field!("current_save_keys_processed", 0);
             field!("current_save_keys_total", 0);
-            field!("rdb_changes_since_last_save", shared.ks.stats.dirty.load(r));
-            field!("rdb_bgsave_in_progress", 0);
+            field!(
+                "rdb_changes_since_last_save",
+                crate::persist::changes_since_save(shared)
+            );
+            let in_progress = p.bgsave_in_progress.load(r);
+            field!("rdb_bgsave_in_progress", in_progress as u8);
             field!("rdb_last_save_time", shared.lastsave.load(r));
-            field!("rdb_last_bgsave_status", "ok");
-            field!("rdb_last_bgsave_time_sec", -1);
-            field!("rdb_current_bgsave_time_sec", -1);
-            field!("rdb_saves", 0);
+            field!(
+                "rdb_last_bgsave_status",
+                if p.last_bgsave_ok.load(r) {
+                    "ok"
+                } else {
+                    "err"
+                }
+            );
+            field!("rdb_last_bgsave_time_sec", p.last_bgsave_time_sec.load(r));
+            let current = if in_progress {
+                (crate::context::unix_ms().saturating_sub(p.bgsave_started_ms.load(r)) / 1000)
+                    as i64
+            } else {
+                -1
+            };
+            field!("rdb_current_bgsave_time_sec", current);
+            field!("rdb_saves", p.rdb_saves.load(r));
             field!("rdb_last_cow_size", 0);
-            field!("rdb_last_load_keys_expired", 0);
-            field!("rdb_last_load_keys_loaded", 0);
+            field!(
+                "rdb_last_load_keys_expired",
+                p.last_load_keys_expired.load(r)
+            );
+            field!("rdb_last_load_keys_loaded", p.last_load_keys_loaded.load(r));
             let aof = &shared.journal.aof;
             let enabled = aof.enabled.load(r);
             let rewriting = aof.rewrite_in_progress.load(r);
@@ -361,9 +382,14 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
             field!("pubsub_channels", shared.pubsub.channel_count());
             field!("pubsub_patterns", shared.pubsub.pattern_count());
             field!("pubsubshard_channels", shared.pubsub.shard_channel_count());
-            for k in [
+            // No fork: the analogue is the moment every shard lock is held
+            // to fix a snapshot's instant, and the number of snapshots.
+            field!(
                 "latest_fork_usec",
-                "total_forks",
+                shared.persist.last_snapshot_pause_us.load(r)
+            );
+            field!("total_forks", shared.persist.snapshots.load(r));
+            for k in [
                 "migrate_cached_sockets",
                 "slave_expires_tracked_keys",
                 "active_defrag_hits",

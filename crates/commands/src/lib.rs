@@ -40,6 +40,7 @@ pub mod memory;
 pub mod monitor;
 pub mod multi;
 pub mod notify;
+pub mod persist;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;

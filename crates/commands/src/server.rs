@@ -388,6 +388,18 @@ fn cmd_shutdown(ctx: &mut Ctx) -> CmdResult {
         // Shutdown here never waits for replicas, so none is ever pending.
         return Err(errors::NO_SHUTDOWN_IN_PROGRESS.into());
     }
+    let force = ctx.args[1..].iter().any(|a| is(a, "FORCE"));
+    if let Err(e) = crate::persist::shutdown_save(ctx.shared, save, nosave) {
+        if !force {
+            if let Some(log) = ctx.shared.logger.get() {
+                log(
+                    true,
+                    &format!("Error trying to save the DB, can't exit: {e}"),
+                );
+            }
+            return Err(errors::SHUTDOWN_ERRORS.into());
+        }
+    }
     // Like Redis, a successful SHUTDOWN sends no reply: the connection
     // just closes.
     ctx.shared.request_shutdown();

@@ -291,6 +291,7 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::memory::COMMANDS,
             crate::monitor::COMMANDS,
             crate::debug::COMMANDS,
+            crate::persist::COMMANDS,
         ];
         groups.iter().flat_map(|g| g.iter()).collect()
     })

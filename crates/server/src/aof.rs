@@ -28,11 +28,14 @@
 //! strings share their bytes). The writer then writes the new base file
 //! beside the running server, and a new manifest replaces the old one
 //! atomically (temporary file, fsync, rename, fsync of the directory).
+//! With `aof-use-rdb-preamble yes` (the default, as in Redis 7.0) the base
+//! file is an RDB image (`.base.rdb`), otherwise commands (`.base.aof`).
 //!
 //! # Loading
 //!
 //! At start-up, with `appendonly yes`, the files are replayed through the
-//! dispatcher in manifest order. A truncated last command is dropped with
+//! dispatcher in manifest order; a base file in RDB format is read with the
+//! RDB codec first. A truncated last command is dropped with
 //! a warning when `aof-load-truncated` is on (and cut from the file);
 //! anything else that does not parse stops the start with the file name
 //! and the byte offset.
@@ -43,7 +46,7 @@ use ferrocache_commands::{Session, Shared};
 use ferrocache_protocol::{DecodeLimits, RequestDecoder};
 use ferrocache_store::{StrValue, Value};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -262,15 +265,25 @@ fn load_file(shared: &Arc<Shared>, path: &Path, last: bool) -> io::Result<()> {
     };
     let mut head = [0u8; 5];
     let n = file.read(&mut head)?;
+    // An RDB image (a base file written with aof-use-rdb-preamble, or the
+    // preamble of an old single-file AOF), possibly followed by commands.
+    let mut start = 0u64;
     if n == 5 && &head == b"REDIS" {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{name}: base file in RDB format (aof-use-rdb-preamble) cannot be loaded by this build yet"
-            ),
-        ));
+        let data = fs::read(path)?;
+        let stats = ferrocache_persistence::file::load_bytes(
+            &shared.ks,
+            &data,
+            &ferrocache_commands::persist::load_options(shared),
+            ferrocache_commands::context::unix_ms(),
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{name}: {e}")))?;
+        if stats.end == data.len() {
+            return Ok(());
+        }
+        start = stats.end as u64;
     }
     let mut file = File::open(path)?;
+    file.seek(io::SeekFrom::Start(start))?;
     let handle = Arc::new(ClientHandle::new(0, "aof".into(), String::new(), false));
     let mut session = Session::new(handle, true);
     let mut decoder = RequestDecoder::new();
@@ -280,8 +293,8 @@ fn load_file(shared: &Arc<Shared>, path: &Path, last: bool) -> io::Result<()> {
     let mut out = BytesMut::new();
     // Bytes fed to the decoder so far, and the end of the last command
     // that left the file in a consistent state (outside MULTI).
-    let mut fed: u64 = 0;
-    let mut consistent: u64 = 0;
+    let mut fed: u64 = start;
+    let mut consistent: u64 = start;
     let mut in_multi = false;
     let mut chunk = vec![0u8; 1 << 20];
     loop {
@@ -689,8 +702,15 @@ fn rewrite_now(shared: &Arc<Shared>, o: &mut Open) -> io::Result<()> {
             f.sync_data()?;
         }
         o.file = Some(new_file);
+        // aof-use-rdb-preamble (Redis 7.0's default): the base file is an
+        // RDB image, otherwise commands.
+        let preamble = shared.config.get_bool("aof-use-rdb-preamble");
         let base = Part {
-            name: format!("{}.{seq}.base.aof", o.layout.prefix),
+            name: format!(
+                "{}.{seq}.base.{}",
+                o.layout.prefix,
+                if preamble { "rdb" } else { "aof" }
+            ),
             seq,
             kind: PartKind::Base,
         };
@@ -698,7 +718,11 @@ fn rewrite_now(shared: &Arc<Shared>, o: &mut Open) -> io::Result<()> {
             .layout
             .dir
             .join(format!("temp-rewriteaof-{}.aof", std::process::id()));
-        let base_size = write_base(&tmp, &dbs)?;
+        let base_size = if preamble {
+            write_base_rdb(shared, &tmp, &dbs)?
+        } else {
+            write_base(&tmp, &dbs)?
+        };
         fs::rename(&tmp, o.layout.path(&base.name))?;
         let old = std::mem::take(&mut o.manifest);
         o.manifest = Manifest {
@@ -742,6 +766,33 @@ fn capture_db(shared: &Shared, db: usize, now: u64) -> Vec<Captured> {
         }
     }
     out
+}
+
+/// Writes the captured dataset as an RDB image; returns the file's size.
+fn write_base_rdb(shared: &Shared, path: &Path, dbs: &[Vec<Captured>]) -> io::Result<u64> {
+    let file = File::create(path)?;
+    let mut w = ferrocache_persistence::rdb::writer::FileWriter::new(
+        io::BufWriter::with_capacity(1 << 20, file),
+        shared.config.get_bool("rdbcompression"),
+    )?;
+    for (k, v) in ferrocache_commands::persist::aux_fields_for(shared, true) {
+        w.aux(k, &v)?;
+    }
+    for (db, keys) in dbs.iter().enumerate() {
+        if keys.is_empty() {
+            continue;
+        }
+        let volatile = keys.iter().filter(|c| c.expire_at.is_some()).count();
+        w.select_db(db, keys.len(), volatile)?;
+        for c in keys {
+            w.entry(&c.key, &c.value, c.expire_at)?;
+        }
+    }
+    let size = w.written() + 8;
+    let out = w.finish(shared.config.get_bool("rdbchecksum"))?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(size)
 }
 
 /// Writes the captured dataset as commands; returns the file's size.

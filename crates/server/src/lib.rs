@@ -183,11 +183,14 @@ pub async fn run(shared: Arc<Shared>, listeners: Listeners) {
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(10), wait).await;
-    // Everything journaled goes to disk before the server is gone.
+    // Everything journaled goes to disk before the server is gone; then
+    // SIGTERM and embedded shutdowns save a snapshot when save rules are
+    // configured (SHUTDOWN has already decided for itself).
     let s = shared.clone();
     let _ = tokio::task::spawn_blocking(move || {
         aof::shutdown(&s);
         aof::forget(&s);
+        ferrocache_commands::persist::save_on_exit(&s);
     })
     .await;
     if let Ok(path) = shared.config.get("unixsocket").ok_or(()) {
@@ -298,6 +301,34 @@ async fn accept_unix(shared: Arc<Shared>, listener: UnixListener, live: Arc<Live
         let id = shared.clients.next_id();
         let handle = ClientHandle::new(id, format!("{path}:0"), path.clone(), true);
         spawn_client(&shared, stream, handle, guard);
+    }
+}
+
+/// Sends the command engine's background log lines (saves, loads) to the
+/// server log.
+pub fn install_logger(shared: &Shared) {
+    let _ = shared.logger.set(Box::new(|warn, msg| {
+        if warn {
+            warning!("{msg}");
+        } else {
+            notice!("{msg}");
+        }
+    }));
+}
+
+/// Loads `dir/dbfilename` at startup if it exists. With `appendonly yes`
+/// the append-only file is the data set and the snapshot is not read, as
+/// in Redis.
+pub fn load_data(shared: &Shared) -> io::Result<()> {
+    if shared.config.get_bool("appendonly") {
+        return Ok(());
+    }
+    match ferrocache_commands::persist::load_at_startup(shared) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            warning!("Fatal error loading the DB: {e}. Exiting.");
+            Err(io::Error::new(io::ErrorKind::InvalidData, e))
+        }
     }
 }
 

@@ -46,7 +46,7 @@ fn shard_bits(hash: u64) -> usize {
 
 /// One key and its value. Fields that carry invariants (the expiry, counted
 /// per shard) are reached through methods.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Entry {
     /// The key's own copy of its bytes, inline when short.
     key: KeyBytes,
@@ -219,6 +219,9 @@ pub struct Shard {
     volatile: usize,
     /// Bucket where the active expiry cycle resumes.
     expire_cursor: usize,
+    /// A snapshot started and has not copied this shard yet: whoever locks
+    /// the shard next copies it first (see [`Keyspace::begin_snapshot`]).
+    capture: Option<Arc<Capture>>,
 }
 
 impl Shard {
@@ -236,6 +239,32 @@ impl Shard {
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.table.iter().map(|e| &**e)
+    }
+}
+
+/// A point-in-time copy of the keyspace, taken shard by shard.
+///
+/// [`Keyspace::begin_snapshot`] marks every shard while holding all their
+/// locks, which fixes the instant of the snapshot and stops writes only for
+/// as long as it takes to take and release the locks. From then on the first
+/// lock of a marked shard, by a command, expiry or the snapshot writer
+/// itself, copies the shard's entries (values are cloned: strings share
+/// their bytes, collections are copied) into the capture before anything
+/// can change them. A write therefore waits at most for the copy of one
+/// shard, never for the whole data set.
+pub struct Capture {
+    slots: Box<[Mutex<Option<Vec<Entry>>>]>,
+    /// Keys and keys with an expiry in each database at the instant of the
+    /// snapshot.
+    pub counts: Vec<(usize, usize)>,
+    /// The dirty counter at that instant.
+    pub dirty: u64,
+}
+
+impl Capture {
+    fn store(&self, idx: usize, table: &HashTable<Box<Entry>>) {
+        let copy: Vec<Entry> = table.iter().map(|e| (**e).clone()).collect();
+        *self.slots[idx].lock() = Some(copy);
     }
 }
 
@@ -287,6 +316,8 @@ pub struct Keyspace {
     notify_new: AtomicBool,
     /// Keys blocked clients wait on; stored values signal them.
     pub blocked: BlockedKeys,
+    /// A snapshot is being taken (one at a time).
+    snapshot_active: AtomicBool,
 }
 
 impl Keyspace {
@@ -308,7 +339,75 @@ impl Keyspace {
             watches: Watches::default(),
             notify_new: AtomicBool::new(false),
             blocked: BlockedKeys::default(),
+            snapshot_active: AtomicBool::new(false),
         }
+    }
+
+    /// Locks the shard at global index `idx`, first copying it into a
+    /// pending snapshot if one is waiting for it. Every lock that may change
+    /// a shard goes through here.
+    #[inline]
+    fn acquire(&self, idx: usize) -> MutexGuard<'_, Shard> {
+        let mut g = self.shards[idx].lock();
+        if let Some(cap) = g.capture.take() {
+            cap.store(idx, &g.table);
+        }
+        g
+    }
+
+    /// Starts a point-in-time snapshot of every database (see [`Capture`]),
+    /// or returns `None` if one is already in progress. The caller reads
+    /// each shard with [`Keyspace::snapshot_shard`] and must end with
+    /// [`Keyspace::end_snapshot`].
+    pub fn begin_snapshot(&self) -> Option<Arc<Capture>> {
+        if self.snapshot_active.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let mut guards: Vec<MutexGuard<'_, Shard>> = self.shards.iter().map(|s| s.lock()).collect();
+        let counts = (0..self.dbs)
+            .map(|db| {
+                guards[db * SHARDS_PER_DB..(db + 1) * SHARDS_PER_DB]
+                    .iter()
+                    .fold((0, 0), |(k, v), s| (k + s.len(), v + s.volatile))
+            })
+            .collect();
+        let cap = Arc::new(Capture {
+            slots: (0..self.shards.len()).map(|_| Mutex::new(None)).collect(),
+            counts,
+            dirty: self.stats.dirty.load(Ordering::Relaxed),
+        });
+        for g in guards.iter_mut() {
+            // Empty shards have nothing to copy.
+            if !g.table.is_empty() {
+                g.capture = Some(cap.clone());
+            }
+        }
+        drop(guards);
+        Some(cap)
+    }
+
+    /// The entries shard `shard` of `db` held at the instant of the
+    /// snapshot. Each shard can be taken once.
+    pub fn snapshot_shard(&self, cap: &Capture, db: usize, shard: usize) -> Vec<Entry> {
+        let idx = db * SHARDS_PER_DB + shard;
+        drop(self.acquire(idx));
+        cap.slots[idx].lock().take().unwrap_or_default()
+    }
+
+    /// Ends a snapshot: shards not copied yet are unmarked without copying.
+    pub fn end_snapshot(&self, cap: &Arc<Capture>) {
+        for s in self.shards.iter() {
+            let mut g = s.lock();
+            if g.capture.as_ref().is_some_and(|c| Arc::ptr_eq(c, cap)) {
+                g.capture = None;
+            }
+        }
+        self.snapshot_active.store(false, Ordering::Release);
+    }
+
+    /// True while a snapshot is being taken.
+    pub fn snapshot_in_progress(&self) -> bool {
+        self.snapshot_active.load(Ordering::Acquire)
     }
 
     /// Chooses how lookups maintain each entry's access field: the LRU clock
@@ -346,6 +445,23 @@ impl Keyspace {
             )
         } else {
             lru_clock(now_ms)
+        }
+    }
+
+    /// The access field of a value restored with an idle time (LRU
+    /// policies) or an LFU counter (LFU policies), as RESTORE's IDLETIME and
+    /// FREQ and a file's IDLE and FREQ opcodes give them; `None` when the
+    /// hint does not apply to the current policy.
+    pub fn restored_access(
+        &self,
+        now_ms: u64,
+        idle_secs: Option<u64>,
+        freq: Option<u8>,
+    ) -> Option<u32> {
+        if self.lfu() {
+            freq.map(|f| (lfu_minutes(now_ms) << 8) | f as u32)
+        } else {
+            idle_secs.map(|i| lru_clock(now_ms.saturating_sub(i.saturating_mul(1000))))
         }
     }
 
@@ -426,7 +542,7 @@ impl Keyspace {
     /// Locks the shard holding one key.
     pub fn lock(&self, db: usize, key: &[u8], now_ms: u64) -> Locked<'_> {
         let idx = self.shard_of(db, key);
-        Locked::new(self, now_ms, Guards::One(idx, self.shards[idx].lock()))
+        Locked::new(self, now_ms, Guards::One(idx, self.acquire(idx)))
     }
 
     /// Locks every shard holding one of `keys` (pairs of database and key), in
@@ -456,17 +572,17 @@ impl Keyspace {
         idx.sort_unstable();
         idx.dedup();
         let guards = if idx.len() == 1 {
-            Guards::One(idx[0], self.shards[idx[0]].lock())
+            Guards::One(idx[0], self.acquire(idx[0]))
         } else {
-            Guards::Many(idx.iter().map(|&i| (i, self.shards[i].lock())).collect())
+            Guards::Many(idx.iter().map(|&i| (i, self.acquire(i))).collect())
         };
         Locked::new(self, now_ms, guards)
     }
 
     /// Locks one shard by its index within `db` (0..SHARDS_PER_DB), for
-    /// scans that walk a database shard by shard.
+    /// scans that walk a database shard by shard and may change it.
     pub fn lock_shard(&self, db: usize, shard: usize) -> MutexGuard<'_, Shard> {
-        self.shards[db * SHARDS_PER_DB + shard].lock()
+        self.acquire(db * SHARDS_PER_DB + shard)
     }
 
     /// Number of keys in `db`, expired-but-unreclaimed ones included, as
@@ -488,7 +604,9 @@ impl Keyspace {
             if got >= n {
                 break;
             }
-            let s = self.lock_shard(db, (start + i) % SHARDS_PER_DB);
+            // Read only: a pending snapshot copy is left to the next writer
+            // (copying here would add memory exactly when it is short).
+            let s = self.shards[db * SHARDS_PER_DB + (start + i) % SHARDS_PER_DB].lock();
             if s.table.is_empty() || (volatile && s.volatile == 0) {
                 continue;
             }
@@ -583,7 +701,8 @@ impl Keyspace {
         let mut shard = usize::try_from(cursor).unwrap_or(usize::MAX);
         let mut visited = 0usize;
         while shard < SHARDS_PER_DB {
-            let guard = self.lock_shard(db, shard);
+            // Read only: a pending snapshot copy is left to the next writer.
+            let guard = self.shards[db * SHARDS_PER_DB + shard].lock();
             for e in guard.table.iter() {
                 visited += 1;
                 if e.is_expired(now_ms) {
@@ -640,7 +759,7 @@ impl Keyspace {
         let start = fastrand::usize(..SHARDS_PER_DB);
         for i in 0..SHARDS_PER_DB {
             let idx = db * SHARDS_PER_DB + (start + i) % SHARDS_PER_DB;
-            let mut locked = Locked::new(self, now_ms, Guards::One(idx, self.shards[idx].lock()));
+            let mut locked = Locked::new(self, now_ms, Guards::One(idx, self.acquire(idx)));
             // Expired keys met on the way are reclaimed, as Redis does.
             for _ in 0..100 {
                 let Some(key) =
@@ -668,7 +787,11 @@ impl Keyspace {
         let mut expired = Vec::new();
         let mut total = 0;
         for shard in 0..SHARDS_PER_DB {
-            let mut s = self.lock_shard(db, shard);
+            // Taken without the snapshot copy: most visits delete nothing,
+            // and copying every shard here would put the whole copy of a
+            // snapshot on the cron's thread in one tick.
+            let idx = db * SHARDS_PER_DB + shard;
+            let mut s = self.shards[idx].lock();
             if s.volatile == 0 {
                 continue;
             }
@@ -683,6 +806,9 @@ impl Keyspace {
                     _ => false,
                 };
                 if hit {
+                    if let Some(cap) = s.capture.take() {
+                        cap.store(idx, &s.table);
+                    }
                     if let Ok(occ) = s.table.get_bucket_entry(cursor) {
                         let (entry, _) = occ.remove();
                         s.volatile -= 1;
@@ -1247,6 +1373,72 @@ mod tests {
         assert_eq!(freq(&mut l), LFU_INIT_VAL + 2);
         l.set_value(0, b"k", Value::string(b"x"));
         assert_eq!(freq(&mut l), LFU_INIT_VAL + 3);
+    }
+
+    #[test]
+    fn snapshot_sees_the_instant_it_began_despite_later_writes() {
+        let ks = Keyspace::new(2);
+        for i in 0..2000 {
+            let k = format!("k{i}");
+            ks.lock(i % 2, k.as_bytes(), 0).insert(
+                i % 2,
+                k.as_bytes(),
+                Value::string(b"old"),
+                None,
+            );
+        }
+        let cap = ks.begin_snapshot().expect("first snapshot");
+        assert!(ks.begin_snapshot().is_none(), "one at a time");
+        assert_eq!(cap.counts, vec![(1000, 0), (1000, 0)]);
+        // Writes after the instant: overwrite, delete, add, flush.
+        for i in 0..2000 {
+            let k = format!("k{i}");
+            let mut l = ks.lock(i % 2, k.as_bytes(), 0);
+            if i % 3 == 0 {
+                l.remove(i % 2, k.as_bytes());
+            } else {
+                l.insert(i % 2, k.as_bytes(), Value::string(b"new"), None);
+            }
+        }
+        ks.lock(0, b"extra", 0)
+            .insert(0, b"extra", Value::string(b"x"), None);
+        drop(ks.flush_db(1));
+        let mut seen = 0;
+        for db in 0..2 {
+            for shard in 0..SHARDS_PER_DB {
+                for e in ks.snapshot_shard(&cap, db, shard) {
+                    assert_eq!(e.value, Value::string(b"old"));
+                    seen += 1;
+                }
+            }
+        }
+        assert_eq!(seen, 2000);
+        ks.end_snapshot(&cap);
+        assert!(!ks.snapshot_in_progress());
+        let cap = ks.begin_snapshot().expect("again after the end");
+        ks.end_snapshot(&cap);
+    }
+
+    #[test]
+    fn keys_expired_after_the_snapshot_instant_are_in_the_snapshot() {
+        let ks = Keyspace::new(1);
+        for i in 0..500 {
+            let k = format!("v{i}");
+            ks.lock(0, k.as_bytes(), 0)
+                .insert(0, k.as_bytes(), Value::string(b"v"), Some(10));
+        }
+        let cap = ks.begin_snapshot().expect("snapshot");
+        let mut rounds = 0;
+        while ks.db_size(0) > 0 {
+            ks.active_expire_db(0, 100_000, 2000);
+            rounds += 1;
+            assert!(rounds < 1000);
+        }
+        let seen: usize = (0..SHARDS_PER_DB)
+            .map(|shard| ks.snapshot_shard(&cap, 0, shard).len())
+            .sum();
+        ks.end_snapshot(&cap);
+        assert_eq!(seen, 500);
     }
 
     #[test]

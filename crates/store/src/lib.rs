@@ -32,7 +32,7 @@ pub use blocked::BlockedKeys;
 pub use hash::Hash;
 pub use keyspace::{
     in_journal_section, lfu_decayed, lfu_log_incr, lfu_touch, lru_clock, lru_idle_ms,
-    set_journal_section, Entry, Keyspace, KeyspaceObserver, KeyspaceStats, Locked, Shard,
+    set_journal_section, Capture, Entry, Keyspace, KeyspaceObserver, KeyspaceStats, Locked, Shard,
     LFU_INIT_VAL, LRU_CLOCK_MAX, SHARDS_PER_DB,
 };
 pub use set::Set;
