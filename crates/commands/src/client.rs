@@ -225,16 +225,24 @@ fn parse_kind(arg: &[u8]) -> Result<Kind, CmdError> {
     }
 }
 
-/// Every client is a normal one until replication and pub/sub exist.
-/// MONITOR connections count as normal too: Redis marks them as replicas
+/// MONITOR connections count as normal: Redis marks them as replicas
 /// internally but shows them as normal clients.
-fn kind_of(_h: &ClientHandle) -> Kind {
-    Kind::Normal
+fn kind_of(h: &ClientHandle) -> Kind {
+    match h.role.load(Ordering::Relaxed) {
+        crate::clients::ROLE_MASTER => Kind::Master,
+        crate::clients::ROLE_REPLICA => Kind::Replica,
+        _ => Kind::Normal,
+    }
 }
 
 /// One line of CLIENT LIST / CLIENT INFO, with Redis 7.0's fields in order.
 pub fn describe(h: &ClientHandle, out: &mut String) {
     let mut flags = String::new();
+    match h.role.load(Ordering::Relaxed) {
+        crate::clients::ROLE_MASTER => flags.push('M'),
+        crate::clients::ROLE_REPLICA => flags.push('S'),
+        _ => {}
+    }
     if h.is_monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }

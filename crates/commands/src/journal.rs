@@ -35,7 +35,9 @@ use crate::context::Shared;
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// One command of the stream and the database it applies to.
 struct Record {
@@ -49,6 +51,98 @@ struct State {
     db: Option<usize>,
     /// Stream bytes not yet taken by the AOF writer (None: no AOF).
     aof: Option<BytesMut>,
+    /// The replication backlog (None until a replica first attaches, as in
+    /// Redis).
+    backlog: Option<Backlog>,
+    /// One feed per attached replica.
+    feeds: Vec<Arc<Feed>>,
+}
+
+/// The last `size` bytes of the replication stream. The byte at the front
+/// has offset `end - len + 1` (offsets count from 1, as Redis's
+/// `repl_backlog_first_byte_offset` does; `end` is the journal offset).
+struct Backlog {
+    buf: VecDeque<u8>,
+    size: usize,
+}
+
+impl Backlog {
+    fn push(&mut self, bytes: &[u8]) {
+        if bytes.len() >= self.size {
+            self.buf.clear();
+            self.buf.extend(&bytes[bytes.len() - self.size..]);
+            return;
+        }
+        let over = (self.buf.len() + bytes.len()).saturating_sub(self.size);
+        self.buf.drain(..over);
+        self.buf.extend(bytes);
+    }
+}
+
+/// The stream bytes one replica has yet to be sent. The journal appends
+/// under its lock; the replica's task takes them. A replica that falls too
+/// far behind (`client-output-buffer-limit replica`) is marked `overflow`
+/// and its task disconnects it.
+pub struct Feed {
+    pub id: u64,
+    data: Mutex<BytesMut>,
+    pub notify: tokio::sync::Notify,
+    pub overflow: AtomicBool,
+    hard: usize,
+    soft: usize,
+    soft_secs: u64,
+    /// Unix ms since the buffer has been over the soft limit (0: it is not).
+    over_soft_since: AtomicU64,
+}
+
+impl Feed {
+    /// Takes everything pending.
+    pub fn take(&self) -> Bytes {
+        self.data.lock().split().freeze()
+    }
+
+    fn push(&self, bytes: &[u8]) {
+        let mut d = self.data.lock();
+        d.extend_from_slice(bytes);
+        let len = d.len();
+        drop(d);
+        let now = crate::context::unix_ms();
+        if self.hard > 0 && len > self.hard {
+            self.overflow.store(true, Ordering::Release);
+        } else if self.soft > 0 && len > self.soft {
+            let since = self.over_soft_since.load(Ordering::Relaxed);
+            if since == 0 {
+                self.over_soft_since.store(now, Ordering::Relaxed);
+            } else if now.saturating_sub(since) > self.soft_secs * 1000 {
+                self.overflow.store(true, Ordering::Release);
+            }
+        } else {
+            self.over_soft_since.store(0, Ordering::Relaxed);
+        }
+        self.notify.notify_one();
+    }
+
+    /// Ends the feed: its task sees `overflow` and disconnects.
+    pub fn close(&self) {
+        self.overflow.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+}
+
+/// Output limits of a replica feed: hard bytes, soft bytes, soft seconds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FeedLimits {
+    pub hard: usize,
+    pub soft: usize,
+    pub soft_secs: u64,
+}
+
+/// What INFO replication reports of the backlog.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BacklogInfo {
+    pub active: bool,
+    pub first_byte_offset: u64,
+    pub histlen: u64,
 }
 
 #[derive(Default)]
@@ -115,6 +209,10 @@ impl AofState {
 thread_local! {
     /// Stream offset after this thread's last append (0: none since taken).
     static LAST_APPEND: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// Set while a replica applies its master's stream: records then go to
+    /// the AOF only, and the master's own bytes are fed to the backlog
+    /// (see [`Journal::feed_raw`]).
+    static FROM_MASTER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Records of the section this thread has open, if any.
     static SECTION: RefCell<Option<Vec<Record>>> = const { RefCell::new(None) };
 }
@@ -145,8 +243,173 @@ impl Journal {
         let mut st = self.state.lock();
         st.aof = on.then(BytesMut::new);
         st.db = None;
+        self.refresh_on(&st, shared_ks);
+    }
+
+    /// The journal is on while the AOF or the replication backlog needs it.
+    fn refresh_on(&self, st: &State, ks: &ferrocache_store::Keyspace) {
+        let on = st.aof.is_some() || st.backlog.is_some();
         self.on.store(on, Ordering::Relaxed);
-        shared_ks.set_journal(on);
+        ks.set_journal(on);
+    }
+
+    fn ensure_backlog(&self, st: &mut State, ks: &ferrocache_store::Keyspace, size: usize) {
+        if st.backlog.is_none() {
+            st.backlog = Some(Backlog {
+                buf: VecDeque::new(),
+                size: size.max(1),
+            });
+            self.refresh_on(st, ks);
+        }
+    }
+
+    /// Full resynchronization: runs `capture` with writes held off (it
+    /// takes the point-in-time copy of the dataset) and attaches a feed
+    /// that receives every byte after that point. Returns what `capture`
+    /// returned, the offset the copy corresponds to, and the feed. The
+    /// stream after the point starts with a `SELECT`.
+    pub fn attach_full<R>(
+        &self,
+        ks: &ferrocache_store::Keyspace,
+        backlog_size: usize,
+        limits: FeedLimits,
+        id: u64,
+        capture: impl FnOnce() -> R,
+    ) -> (R, u64, Arc<Feed>) {
+        let mut st = self.state.lock();
+        self.ensure_backlog(&mut st, ks, backlog_size);
+        st.db = None;
+        let _in = ferrocache_store::set_journal_section(true);
+        let r = capture();
+        ferrocache_store::set_journal_section(false);
+        let feed = new_feed(id, limits);
+        st.feeds.push(feed.clone());
+        (r, self.offset(), feed)
+    }
+
+    /// Partial resynchronization from `from` (the offset of the first byte
+    /// the replica lacks). None when the backlog does not hold it. Returns
+    /// the backlog's bytes from there and a feed for what follows.
+    pub fn attach_partial(
+        &self,
+        from: u64,
+        limits: FeedLimits,
+        id: u64,
+    ) -> Option<(Bytes, Arc<Feed>)> {
+        let mut st = self.state.lock();
+        let end = self.offset();
+        let backlog = st.backlog.as_ref()?;
+        let first = end + 1 - backlog.buf.len() as u64;
+        if from < first || from > end + 1 {
+            return None;
+        }
+        let skip = (from - first) as usize;
+        let (a, b) = backlog.buf.as_slices();
+        let mut out = BytesMut::with_capacity(backlog.buf.len() - skip);
+        if skip < a.len() {
+            out.extend_from_slice(&a[skip..]);
+            out.extend_from_slice(b);
+        } else {
+            out.extend_from_slice(&b[skip - a.len()..]);
+        }
+        let feed = new_feed(id, limits);
+        st.feeds.push(feed.clone());
+        Some((out.freeze(), feed))
+    }
+
+    /// Removes a replica's feed.
+    pub fn detach(&self, feed: &Arc<Feed>) {
+        self.state.lock().feeds.retain(|f| !Arc::ptr_eq(f, feed));
+    }
+
+    /// Closes every replica feed (their replicas must resynchronize).
+    pub fn close_feeds(&self) {
+        let mut st = self.state.lock();
+        for f in st.feeds.drain(..) {
+            f.close();
+        }
+    }
+
+    /// Number of feeds attached.
+    pub fn feeds(&self) -> usize {
+        self.state.lock().feeds.len()
+    }
+
+    /// Appends bytes to the replication stream only (not the AOF): the
+    /// master's PING and REPLCONF GETACK, and on a replica the master's
+    /// stream as received, so that sub-replicas see the same bytes at the
+    /// same offsets.
+    pub fn feed_raw(&self, bytes: &[u8]) {
+        let mut st = self.state.lock();
+        if st.backlog.is_none() && st.feeds.is_empty() {
+            // Offsets still advance: they are the master's offsets.
+            self.offset.fetch_add(bytes.len() as u64, Ordering::Release);
+            return;
+        }
+        self.push_repl(&mut st, bytes);
+        self.offset.fetch_add(bytes.len() as u64, Ordering::Release);
+    }
+
+    fn push_repl(&self, st: &mut State, bytes: &[u8]) {
+        if let Some(b) = st.backlog.as_mut() {
+            b.push(bytes);
+        }
+        for f in &st.feeds {
+            f.push(bytes);
+        }
+    }
+
+    /// A replica starts from its master's dataset at `offset`: the stream
+    /// offset becomes the master's, the backlog is emptied (created if
+    /// `keep_backlog`), and sub-replicas are cut off to resynchronize.
+    pub fn reset_to(&self, ks: &ferrocache_store::Keyspace, offset: u64, backlog_size: usize) {
+        let mut st = self.state.lock();
+        for f in st.feeds.drain(..) {
+            f.close();
+        }
+        st.backlog = Some(Backlog {
+            buf: VecDeque::new(),
+            size: backlog_size.max(1),
+        });
+        st.db = None;
+        self.offset.store(offset, Ordering::Release);
+        self.refresh_on(&st, ks);
+    }
+
+    /// The stream's database is unknown from here (a replica promoted, a
+    /// new master link): the next record starts with a SELECT.
+    pub fn forget_db(&self) {
+        self.state.lock().db = None;
+    }
+
+    /// Creates the backlog if there is none (a replica keeps one so that
+    /// it can serve partial resyncs once promoted).
+    pub fn ensure_backlog_on(&self, ks: &ferrocache_store::Keyspace, size: usize) {
+        let mut st = self.state.lock();
+        self.ensure_backlog(&mut st, ks, size);
+    }
+
+    /// Changes the backlog's size, keeping its newest bytes.
+    pub fn resize_backlog(&self, size: usize) {
+        let mut st = self.state.lock();
+        if let Some(b) = st.backlog.as_mut() {
+            b.size = size.max(1);
+            let over = b.buf.len().saturating_sub(b.size);
+            b.buf.drain(..over);
+        }
+    }
+
+    pub fn backlog_info(&self) -> BacklogInfo {
+        let st = self.state.lock();
+        let end = self.offset();
+        match st.backlog.as_ref() {
+            Some(b) => BacklogInfo {
+                active: true,
+                first_byte_offset: end + 1 - b.buf.len() as u64,
+                histlen: b.buf.len() as u64,
+            },
+            None => BacklogInfo::default(),
+        }
     }
 
     /// Takes the bytes appended since the last call (AOF writer), with the
@@ -250,10 +513,17 @@ impl Journal {
         if wrap {
             encode(&mut buf, &[b"EXEC"]);
         }
-        let end = self.offset.fetch_add(buf.len() as u64, Ordering::Release) + buf.len() as u64;
         if let Some(aof) = st.aof.as_mut() {
             aof.extend_from_slice(&buf);
         }
+        // A replica's own records go to its AOF only: its stream offsets
+        // are its master's (see [`Journal::feed_raw`]).
+        if FROM_MASTER.with(|c| c.get()) {
+            self.appended.notify_all();
+            return;
+        }
+        self.push_repl(st, &buf);
+        let end = self.offset.fetch_add(buf.len() as u64, Ordering::Release) + buf.len() as u64;
         LAST_APPEND.with(|c| c.set(end));
         self.appended.notify_all();
     }
@@ -289,6 +559,24 @@ pub fn take_last_append() -> Option<u64> {
     LAST_APPEND.with(|c| match c.replace(0) {
         0 => None,
         n => Some(n),
+    })
+}
+
+/// Marks this thread as applying its master's stream (or no longer).
+pub fn set_from_master(on: bool) {
+    FROM_MASTER.with(|c| c.set(on));
+}
+
+fn new_feed(id: u64, limits: FeedLimits) -> Arc<Feed> {
+    Arc::new(Feed {
+        id,
+        data: Mutex::new(BytesMut::new()),
+        notify: tokio::sync::Notify::new(),
+        overflow: AtomicBool::new(false),
+        hard: limits.hard,
+        soft: limits.soft,
+        soft_secs: limits.soft_secs,
+        over_soft_since: AtomicU64::new(0),
     })
 }
 

@@ -169,7 +169,7 @@ pub fn load_options(shared: &Shared) -> Options {
     }
 }
 
-fn save_options(shared: &Shared) -> SaveOptions {
+pub fn save_options(shared: &Shared) -> SaveOptions {
     SaveOptions {
         compression: shared.config.get_bool("rdbcompression"),
         checksum: shared.config.get_bool("rdbchecksum"),

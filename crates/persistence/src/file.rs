@@ -66,7 +66,28 @@ fn write_to(
     opts: SaveOptions,
 ) -> io::Result<SaveStats> {
     let file = std::fs::File::create(tmp)?;
-    let mut w = FileWriter::new(BufWriter::with_capacity(1 << 16, file), opts.compression)?;
+    let (out, stats) = write_capture(
+        ks,
+        cap,
+        BufWriter::with_capacity(1 << 16, file),
+        aux,
+        opts,
+    )?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(stats)
+}
+
+/// Encodes the snapshot `cap` of `ks` as an RDB image into `out` (a file,
+/// or memory for a replica's full resynchronization).
+pub fn write_capture<W: std::io::Write>(
+    ks: &Keyspace,
+    cap: &Capture,
+    out: W,
+    aux: &[(&str, Vec<u8>)],
+    opts: SaveOptions,
+) -> io::Result<(W, SaveStats)> {
+    let mut w = FileWriter::new(out, opts.compression)?;
     for (k, v) in aux {
         w.aux(k, v)?;
     }
@@ -85,9 +106,7 @@ fn write_to(
     }
     let bytes = w.written() + 8;
     let out = w.finish(opts.checksum)?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    Ok(SaveStats { keys, bytes })
+    Ok((out, SaveStats { keys, bytes }))
 }
 
 /// What a load found.

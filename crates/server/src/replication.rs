@@ -1,0 +1,875 @@
+//! Replication over the network, both roles.
+//!
+//! # Master side
+//!
+//! A connection that sends PSYNC (or the old SYNC) leaves the ordinary
+//! command loop for [`serve_replica`]. When the replica's replication id and
+//! offset are found in our history (the current id, or the previous one up
+//! to `second_repl_offset`) and the backlog still holds the bytes it lacks,
+//! it gets `+CONTINUE` and those bytes. Otherwise it gets `+FULLRESYNC`: the
+//! data set is captured at one offset of the stream (writes held off only
+//! for the capture, see `Journal::attach_full`), encoded as an RDB image and
+//! sent either with a declared length or, to a replica that announced
+//! `capa eof` while `repl-diskless-sync` is on, between `$EOF:<mark>` and
+//! the mark. The stream after the captured offset follows, from a feed
+//! the journal fills.
+//!
+//! With EOF framing a replica recognises the end of the image only by the
+//! mark being the last bytes it read, so nothing follows the mark until the
+//! replica's first `REPLCONF ACK` (Redis waits for it too).
+//!
+//! # Replica side
+//!
+//! [`start_link`] runs a task per REPLICAOF: connect, the handshake Redis
+//! 7.0 sends (PING, AUTH, REPLCONF listening-port, REPLCONF capa eof capa
+//! psync2, PSYNC), then either load the RDB into an emptied keyspace or
+//! continue, then apply the stream through the dispatcher with a session
+//! marked as the master's. Its replies are dropped; `REPLCONF ACK` goes back
+//! every second and after each GETACK. Each applied command's bytes are fed
+//! unchanged to our own backlog and replicas, so offsets match the master's.
+
+use bytes::{Buf, Bytes, BytesMut};
+use ferrocache_commands::clients::{ClientHandle, ROLE_MASTER, ROLE_REPLICA};
+use ferrocache_commands::replication::{
+    self as repl, ReplicaInfo, SyncRequest, WaitRequest, LINK_CONNECT, LINK_CONNECTED,
+    LINK_CONNECTING, LINK_HANDSHAKE, LINK_SYNC, STATE_ONLINE, STATE_SEND_BULK,
+    STATE_WAIT_BGSAVE,
+};
+use ferrocache_commands::{dispatch, Session, Shared};
+use ferrocache_protocol::{DecodeLimits, RequestDecoder};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
+const GETACK: &[u8] = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+/// Longest status line accepted from a master.
+const MAX_LINE: usize = 64 * 1024;
+
+fn repl_timeout(shared: &Shared) -> Duration {
+    Duration::from_secs(shared.config.get_i64("repl-timeout").unwrap_or(60).max(1) as u64)
+}
+
+fn unix_ms() -> u64 {
+    ferrocache_commands::context::unix_ms()
+}
+
+// ---------------------------------------------------------------------------
+// Master side
+
+/// Serves a replica that sent PSYNC or SYNC until it disconnects.
+pub async fn serve_replica<S>(
+    shared: &Arc<Shared>,
+    stream: &mut S,
+    session: &mut Session,
+    buf: &mut BytesMut,
+    req: SyncRequest,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let handle = session.handle.clone();
+    handle.role.store(ROLE_REPLICA, Ordering::Relaxed);
+    let ip = session.repl.announced_ip.clone().unwrap_or_else(|| {
+        handle
+            .addr
+            .rsplit_once(':')
+            .map(|(h, _)| h.to_string())
+            .unwrap_or_default()
+    });
+    let info = Arc::new(ReplicaInfo {
+        client_id: handle.id,
+        ip,
+        port: session.repl.listening_port,
+        state: AtomicU8::new(STATE_WAIT_BGSAVE),
+        ack: AtomicU64::new(0),
+        last_ack_ms: AtomicU64::new(unix_ms()),
+    });
+    let limits = repl::feed_limits(shared);
+    let mut wait_first_ack = false;
+    let feed = match try_partial(shared, session, &req, limits) {
+        Some((reply, bytes, feed)) => {
+            shared.repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
+            crate::notice!(
+                "Partial resynchronization request from {} accepted, sending {} bytes of backlog",
+                handle.addr,
+                bytes.len()
+            );
+            info.state.store(STATE_ONLINE, Ordering::Relaxed);
+            shared.repl.add(info.clone());
+            let mut out = BytesMut::from(reply.as_bytes());
+            out.extend_from_slice(&bytes);
+            if stream.write_all(&out).await.is_err() {
+                finish(shared, &info, &feed);
+                return;
+            }
+            feed
+        }
+        None => {
+            if let SyncRequest::Psync { replid, .. } = &req {
+                if replid != "?" {
+                    shared.repl.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            shared.repl.sync_full.fetch_add(1, Ordering::Relaxed);
+            shared.repl.add(info.clone());
+            match full_sync(shared, stream, session, &req, &info, limits).await {
+                Some((feed, eof)) => {
+                    wait_first_ack = eof;
+                    feed
+                }
+                None => {
+                    shared.repl.remove(info.client_id);
+                    return;
+                }
+            }
+        }
+    };
+    stream_loop(shared, stream, buf, &handle, &info, &feed, wait_first_ack, shutdown).await;
+    finish(shared, &info, &feed);
+}
+
+fn finish(shared: &Shared, info: &ReplicaInfo, feed: &Arc<ferrocache_commands::journal::Feed>) {
+    shared.journal.detach(feed);
+    shared.repl.remove(info.client_id);
+    crate::notice!("Connection with replica {}:{} lost.", info.ip, info.port);
+}
+
+type Partial = (String, Bytes, Arc<ferrocache_commands::journal::Feed>);
+
+fn try_partial(
+    shared: &Shared,
+    session: &Session,
+    req: &SyncRequest,
+    limits: ferrocache_commands::journal::FeedLimits,
+) -> Option<Partial> {
+    let SyncRequest::Psync { replid, offset } = req else {
+        return None;
+    };
+    if *offset <= 0 {
+        return None;
+    }
+    let ours = shared.replid.lock().clone();
+    let matches = *replid == ours
+        || (*replid == *shared.replid2.lock()
+            && *offset <= shared.repl.second_offset.load(Ordering::Relaxed));
+    if !matches {
+        return None;
+    }
+    let (bytes, feed) = shared
+        .journal
+        .attach_partial(*offset as u64, limits, session.id)?;
+    let reply = if session.repl.capa_psync2 {
+        format!("+CONTINUE {ours}\r\n")
+    } else {
+        "+CONTINUE\r\n".to_string()
+    };
+    Some((reply, bytes, feed))
+}
+
+/// Captures the data set, sends `+FULLRESYNC` and the RDB. Returns the
+/// feed and whether EOF framing was used.
+async fn full_sync<S>(
+    shared: &Arc<Shared>,
+    stream: &mut S,
+    session: &Session,
+    req: &SyncRequest,
+    info: &ReplicaInfo,
+    limits: ferrocache_commands::journal::FeedLimits,
+) -> Option<(Arc<ferrocache_commands::journal::Feed>, bool)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    // One snapshot at a time: wait for a running BGSAVE to finish.
+    let deadline = Instant::now() + repl_timeout(shared);
+    let (cap, offset, feed) = loop {
+        let attached = {
+            let _apply = shared.repl.apply_lock.lock();
+            shared.journal.attach_full(
+                &shared.ks,
+                repl::backlog_size(shared),
+                limits,
+                session.id,
+                || shared.ks.begin_snapshot(),
+            )
+        };
+        match attached {
+            (Some(cap), offset, feed) => break (cap, offset, feed),
+            (None, _, feed) => {
+                shared.journal.detach(&feed);
+                if Instant::now() >= deadline || session.handle.killed.load(Ordering::Acquire) {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let replid = shared.replid.lock().clone();
+    crate::notice!(
+        "Replica {}:{} asks for synchronization; full resync, replid {replid} offset {offset}",
+        info.ip,
+        info.port
+    );
+    let eof = session.repl.capa_eof && shared.config.get_bool("repl-diskless-sync");
+    if matches!(req, SyncRequest::Psync { .. })
+        && stream
+            .write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes())
+            .await
+            .is_err()
+    {
+        shared.ks.end_snapshot(&cap);
+        shared.journal.detach(&feed);
+        return None;
+    }
+    info.state.store(STATE_SEND_BULK, Ordering::Relaxed);
+    let s2 = shared.clone();
+    let c2 = cap.clone();
+    let rdb = tokio::task::spawn_blocking(move || {
+        let mut aux = ferrocache_commands::persist::aux_fields(&s2);
+        for (k, v) in aux.iter_mut() {
+            match *k {
+                "repl-offset" => *v = offset.to_string().into_bytes(),
+                "repl-id" => *v = s2.replid.lock().clone().into_bytes(),
+                _ => {}
+            }
+        }
+        let r = ferrocache_persistence::file::write_capture(
+            &s2.ks,
+            &c2,
+            Vec::new(),
+            &aux,
+            ferrocache_commands::persist::save_options(&s2),
+        );
+        s2.ks.end_snapshot(&c2);
+        r
+    })
+    .await;
+    let rdb = match rdb {
+        Ok(Ok((bytes, _))) => bytes,
+        _ => {
+            shared.ks.end_snapshot(&cap);
+            shared.journal.detach(&feed);
+            crate::warning!("Failed to produce the RDB for a replica");
+            return None;
+        }
+    };
+    let mut out = Vec::with_capacity(rdb.len() + 100);
+    if eof {
+        let mark = ferrocache_commands::context::random_hex40();
+        out.extend_from_slice(format!("$EOF:{mark}\r\n").as_bytes());
+        out.extend_from_slice(&rdb);
+        out.extend_from_slice(mark.as_bytes());
+    } else {
+        out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
+        out.extend_from_slice(&rdb);
+    }
+    let sent = tokio::select! {
+        r = stream.write_all(&out) => r.is_ok(),
+        _ = session.handle.kill_notify.notified() => false,
+    };
+    if !sent {
+        shared.journal.detach(&feed);
+        return None;
+    }
+    shared
+        .stats
+        .total_net_output
+        .fetch_add(out.len() as u64, Ordering::Relaxed);
+    crate::notice!(
+        "Synchronization with replica {}:{} succeeded ({} bytes of RDB)",
+        info.ip,
+        info.port,
+        rdb.len()
+    );
+    if !eof {
+        info.state.store(STATE_ONLINE, Ordering::Relaxed);
+    }
+    Some((feed, eof))
+}
+
+/// Resolves once the feed overflowed (its replica is too far behind).
+async fn overflowed(feed: &ferrocache_commands::journal::Feed) {
+    loop {
+        if feed.overflow.load(Ordering::Acquire) {
+            return;
+        }
+        feed.notify.notified().await;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn stream_loop<S>(
+    shared: &Arc<Shared>,
+    stream: &mut S,
+    buf: &mut BytesMut,
+    handle: &ClientHandle,
+    info: &ReplicaInfo,
+    feed: &Arc<ferrocache_commands::journal::Feed>,
+    mut wait_first_ack: bool,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut decoder = RequestDecoder::new();
+    let limits = DecodeLimits {
+        max_bulk_len: 1 << 20,
+        authenticated: true,
+    };
+    let mut args: Vec<Bytes> = Vec::new();
+    let timeout = repl_timeout(shared);
+    let mut last_heard = Instant::now();
+    loop {
+        if feed.overflow.load(Ordering::Acquire) {
+            crate::warning!(
+                "Client id={} addr={} (replica) closed: its output buffer limit was reached or it must resynchronize",
+                handle.id,
+                handle.addr
+            );
+            return;
+        }
+        if !wait_first_ack {
+            let data = feed.take();
+            if !data.is_empty() {
+                let ok = tokio::select! {
+                    r = stream.write_all(&data) => r.is_ok(),
+                    _ = overflowed(feed) => false,
+                    _ = handle.kill_notify.notified() => false,
+                    _ = shutdown.changed() => false,
+                };
+                if !ok {
+                    return;
+                }
+                shared
+                    .stats
+                    .total_net_output
+                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+                continue;
+            }
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(4096);
+        }
+        tokio::select! {
+            _ = feed.notify.notified() => {}
+            r = stream.read_buf(buf) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    last_heard = Instant::now();
+                    shared.stats.total_net_input.fetch_add(n as u64, Ordering::Relaxed);
+                }
+            },
+            _ = handle.kill_notify.notified() => return,
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                if last_heard.elapsed() > timeout {
+                    crate::warning!("Disconnecting timedout replica: {}:{}", info.ip, info.port);
+                    return;
+                }
+                continue;
+            }
+        }
+        if handle.killed.load(Ordering::Acquire) {
+            return;
+        }
+        loop {
+            match decoder.decode(buf, &mut args, &limits) {
+                Ok(true) => {
+                    if args.len() >= 3
+                        && args[0].eq_ignore_ascii_case(b"replconf")
+                        && args[1].eq_ignore_ascii_case(b"ack")
+                    {
+                        if let Some(off) = std::str::from_utf8(&args[2])
+                            .ok()
+                            .and_then(|s| s.parse::<u64>().ok())
+                        {
+                            info.ack.fetch_max(off, Ordering::Relaxed);
+                        }
+                        info.last_ack_ms.store(unix_ms(), Ordering::Relaxed);
+                        if wait_first_ack {
+                            wait_first_ack = false;
+                            info.state.store(STATE_ONLINE, Ordering::Relaxed);
+                        }
+                        shared.repl.acks.notify_waiters();
+                    }
+                    args.clear();
+                }
+                Ok(false) => break,
+                Err(_) => return,
+            }
+        }
+        if buf.len() > 1 << 20 {
+            return;
+        }
+    }
+}
+
+/// Completes a WAIT: asks the replicas for an ACK and waits until enough
+/// acknowledged the client's last write, or the timeout. Returns the count.
+pub async fn wait_acks(shared: &Shared, handle: &ClientHandle, w: WaitRequest) -> i64 {
+    let deadline = (w.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(w.timeout_ms));
+    shared.journal.feed_raw(GETACK);
+    loop {
+        let notified = shared.repl.acks.notified();
+        let n = shared.repl.count_acked(w.offset);
+        if n >= w.numreplicas {
+            return n as i64;
+        }
+        let sleep = match deadline {
+            Some(d) if Instant::now() >= d => return n as i64,
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(sleep.min(Duration::from_millis(100))) => {}
+            _ = handle.kill_notify.notified() => return n as i64,
+        }
+    }
+}
+
+/// The master's cron part: a PING into the stream every
+/// `repl-ping-replica-period` seconds while replicas are attached.
+pub fn cron(shared: &Shared) {
+    if shared.repl.is_replica() || shared.journal.feeds() == 0 {
+        return;
+    }
+    let period = shared
+        .config
+        .get_i64("repl-ping-replica-period")
+        .unwrap_or(10)
+        .max(1) as u64
+        * 1000;
+    let now = unix_ms();
+    let last = shared.repl.last_ping_ms.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= period {
+        shared.repl.last_ping_ms.store(now, Ordering::Relaxed);
+        shared.journal.feed_raw(PING);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Replica side
+
+/// Installs the link starter and, with `replicaof` set, starts replicating.
+pub fn install(shared: &Arc<Shared>) {
+    let weak = Arc::downgrade(shared);
+    let rt = tokio::runtime::Handle::current();
+    let _ = shared.repl.starter.set(Box::new(move |generation| {
+        if let Some(shared) = weak.upgrade() {
+            rt.spawn(run_link(shared, generation));
+        }
+    }));
+    let conf = shared.config.get("replicaof").unwrap_or_default();
+    let mut words = conf.split_whitespace();
+    if let (Some(host), Some(port)) = (words.next(), words.next()) {
+        if let Ok(port) = port.parse::<u16>() {
+            repl::become_replica(
+                shared,
+                repl::MasterAddr {
+                    host: host.to_string(),
+                    port,
+                },
+            );
+        }
+    }
+}
+
+fn current(shared: &Shared, generation: u64) -> bool {
+    shared.repl.generation.load(Ordering::Acquire) == generation
+}
+
+/// The link to the master, reconnecting every second while this server
+/// is a replica of the same generation.
+async fn run_link(shared: Arc<Shared>, generation: u64) {
+    while current(&shared, generation) {
+        let Some(addr) = shared.repl.master.lock().clone() else {
+            return;
+        };
+        shared
+            .repl
+            .link_state
+            .store(LINK_CONNECTING, Ordering::Relaxed);
+        crate::notice!("Connecting to MASTER {}:{}", addr.host, addr.port);
+        let connected = tokio::time::timeout(
+            repl_timeout(&shared),
+            TcpStream::connect((addr.host.as_str(), addr.port)),
+        )
+        .await;
+        match connected {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                let local = stream
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
+                let id = shared.clients.next_id();
+                let handle = Arc::new(ClientHandle::new(
+                    id,
+                    format!("{}:{}", addr.host, addr.port),
+                    local,
+                    false,
+                ));
+                handle.role.store(ROLE_MASTER, Ordering::Relaxed);
+                shared.clients.register(handle.clone());
+                let mut link = Link {
+                    stream,
+                    buf: BytesMut::with_capacity(16 * 1024),
+                    timeout: repl_timeout(&shared),
+                };
+                let result = follow(&shared, generation, &mut link, &handle).await;
+                shared.clients.unregister(id);
+                if let Err(e) = result {
+                    crate::warning!("MASTER <-> REPLICA link with {}:{}: {e}", addr.host, addr.port);
+                }
+            }
+            Ok(Err(e)) => crate::warning!("Error condition on socket for SYNC: {e}"),
+            Err(_) => crate::warning!("Timeout connecting to the MASTER..."),
+        }
+        if !current(&shared, generation) {
+            return;
+        }
+        shared
+            .repl
+            .link_state
+            .store(LINK_CONNECT, Ordering::Relaxed);
+        if shared.repl.down_since_ms.load(Ordering::Relaxed) == 0 {
+            shared.repl.down_since_ms.store(unix_ms(), Ordering::Relaxed);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+struct Link {
+    stream: TcpStream,
+    buf: BytesMut,
+    timeout: Duration,
+}
+
+impl Link {
+    async fn fill(&mut self) -> Result<(), String> {
+        if self.buf.capacity() - self.buf.len() < 4096 {
+            self.buf.reserve(64 * 1024);
+        }
+        match tokio::time::timeout(self.timeout, self.stream.read_buf(&mut self.buf)).await {
+            Ok(Ok(0)) => Err("connection closed by the master".into()),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timeout reading from the master".into()),
+        }
+    }
+
+    /// One line (without CRLF); empty lines (keep-alive newlines) skipped.
+    async fn line(&mut self) -> Result<String, String> {
+        loop {
+            while let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+                let line = self.buf.split_to(pos + 1);
+                let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                if !text.is_empty() {
+                    return Ok(text);
+                }
+            }
+            if self.buf.len() > MAX_LINE {
+                return Err("line from master too long".into());
+            }
+            self.fill().await?;
+        }
+    }
+
+    async fn command(&mut self, args: &[&[u8]]) -> Result<String, String> {
+        self.send(args).await?;
+        self.line().await
+    }
+
+    async fn send(&mut self, args: &[&[u8]]) -> Result<(), String> {
+        let mut out = Vec::new();
+        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        tokio::time::timeout(self.timeout, self.stream.write_all(&out))
+            .await
+            .map_err(|_| "timeout writing to the master".to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    /// The RDB payload after `+FULLRESYNC`, in either framing.
+    async fn rdb(&mut self) -> Result<Vec<u8>, String> {
+        let head = self.line().await?;
+        if let Some(e) = head.strip_prefix('-') {
+            return Err(format!("master aborted the sync: {e}"));
+        }
+        let Some(spec) = head.strip_prefix('$') else {
+            return Err(format!("bad protocol from master: {head}"));
+        };
+        if let Some(mark) = spec.strip_prefix("EOF:") {
+            let mark = mark.as_bytes().to_vec();
+            if mark.len() != 40 {
+                return Err("bad EOF mark from master".into());
+            }
+            let mut data: Vec<u8> = Vec::new();
+            loop {
+                let searched = data.len().saturating_sub(mark.len());
+                data.extend_from_slice(&self.buf);
+                self.buf.clear();
+                if let Some(pos) = data[searched..]
+                    .windows(mark.len())
+                    .position(|w| w == &mark[..])
+                {
+                    let end = searched + pos;
+                    // Bytes after the mark are the stream.
+                    let rest = data.split_off(end + mark.len());
+                    data.truncate(end);
+                    self.buf.extend_from_slice(&rest);
+                    return Ok(data);
+                }
+                self.fill().await?;
+            }
+        }
+        let len: usize = spec
+            .parse()
+            .map_err(|_| format!("bad RDB length from master: {spec}"))?;
+        let mut data: Vec<u8> = Vec::new();
+        loop {
+            let take = (len - data.len()).min(self.buf.len());
+            data.extend_from_slice(&self.buf[..take]);
+            self.buf.advance(take);
+            if data.len() == len {
+                return Ok(data);
+            }
+            self.fill().await?;
+        }
+    }
+}
+
+/// One connection to the master: handshake, sync, stream.
+async fn follow(
+    shared: &Arc<Shared>,
+    generation: u64,
+    link: &mut Link,
+    handle: &Arc<ClientHandle>,
+) -> Result<(), String> {
+    let r = &shared.repl;
+    r.link_state.store(LINK_HANDSHAKE, Ordering::Relaxed);
+    let pong = link.command(&[b"PING"]).await?;
+    if pong.starts_with('-')
+        && !pong.starts_with("-NOAUTH")
+        && !pong.starts_with("-NOPERM")
+        && !pong.starts_with("-ERR operation not permitted")
+    {
+        return Err(format!("error reply to PING from master: {pong}"));
+    }
+    let auth = shared.config.get("masterauth").unwrap_or_default();
+    if !auth.is_empty() {
+        let user = shared.config.get("masteruser").unwrap_or_default();
+        let reply = if user.is_empty() {
+            link.command(&[b"AUTH", auth.as_bytes()]).await?
+        } else {
+            link.command(&[b"AUTH", user.as_bytes(), auth.as_bytes()])
+                .await?
+        };
+        if reply.starts_with('-') {
+            return Err(format!("unable to AUTH to MASTER: {reply}"));
+        }
+    }
+    let port = shared
+        .config
+        .get_i64("replica-announce-port")
+        .filter(|p| *p > 0)
+        .unwrap_or(*shared.port.lock() as i64);
+    let reply = link
+        .command(&[b"REPLCONF", b"listening-port", port.to_string().as_bytes()])
+        .await?;
+    if reply.starts_with('-') {
+        crate::notice!("(Non critical) Master does not understand REPLCONF listening-port: {reply}");
+    }
+    let ip = shared.config.get("replica-announce-ip").unwrap_or_default();
+    if !ip.is_empty() {
+        link.command(&[b"REPLCONF", b"ip-address", ip.as_bytes()])
+            .await?;
+    }
+    link.command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
+        .await?;
+    let offset = shared.journal.offset();
+    let history = r.has_history.load(Ordering::Relaxed) || offset > 0;
+    let (id, from) = if history {
+        (shared.replid.lock().clone(), (offset + 1).to_string())
+    } else {
+        ("?".to_string(), "-1".to_string())
+    };
+    let reply = link
+        .command(&[b"PSYNC", id.as_bytes(), from.as_bytes()])
+        .await?;
+    if !current(shared, generation) {
+        return Ok(());
+    }
+    if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
+        let mut words = rest.split_whitespace();
+        let (Some(replid), Some(off)) = (words.next(), words.next()) else {
+            return Err(format!("bad FULLRESYNC reply: {reply}"));
+        };
+        let off: u64 = off
+            .parse()
+            .map_err(|_| format!("bad FULLRESYNC offset: {reply}"))?;
+        if replid.len() != 40 {
+            return Err(format!("bad FULLRESYNC replid: {reply}"));
+        }
+        r.link_state.store(LINK_SYNC, Ordering::Relaxed);
+        crate::notice!("Full resync from master: {replid}:{off}");
+        let data = link.rdb().await?;
+        if !current(shared, generation) {
+            return Ok(());
+        }
+        let s2 = shared.clone();
+        let replid = replid.to_string();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let _apply = s2.repl.apply_lock.lock();
+            drop(s2.ks.flush_all());
+            let result = ferrocache_persistence::file::load_bytes(
+                &s2.ks,
+                &data,
+                &ferrocache_commands::persist::load_options(&s2),
+                0,
+            );
+            *s2.replid.lock() = replid;
+            *s2.replid2.lock() = "0".repeat(40);
+            s2.repl.second_offset.store(-1, Ordering::Relaxed);
+            s2.journal
+                .reset_to(&s2.ks, off, repl::backlog_size(&s2));
+            result
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let stats = loaded.map_err(|e| format!("failed loading the RDB from master: {e}"))?;
+        crate::notice!(
+            "MASTER <-> REPLICA sync: finished with success ({} keys)",
+            stats.keys_loaded
+        );
+    } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+        let new_id = rest.trim();
+        if new_id.len() == 40 && *shared.replid.lock() != new_id {
+            // The master's history goes on under a new id (it was
+            // promoted): ours does too, the old id valid up to here.
+            let old = std::mem::replace(&mut *shared.replid.lock(), new_id.to_string());
+            *shared.replid2.lock() = old;
+            r.second_offset
+                .store(shared.journal.offset() as i64 + 1, Ordering::Relaxed);
+            shared.journal.close_feeds();
+        }
+        shared
+            .journal
+            .ensure_backlog_on(&shared.ks, repl::backlog_size(shared));
+        crate::notice!("Successful partial resynchronization with master.");
+    } else {
+        return Err(format!("unexpected reply to PSYNC from master: {reply}"));
+    }
+    r.has_history.store(true, Ordering::Relaxed);
+    r.link_state.store(LINK_CONNECTED, Ordering::Relaxed);
+    r.down_since_ms.store(0, Ordering::Relaxed);
+    r.last_io_ms.store(unix_ms(), Ordering::Relaxed);
+    crate::notice!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization or loaded the data set.");
+    apply_stream(shared, generation, link, handle).await
+}
+
+/// Applies the master's stream until the link ends.
+async fn apply_stream(
+    shared: &Arc<Shared>,
+    generation: u64,
+    link: &mut Link,
+    handle: &Arc<ClientHandle>,
+) -> Result<(), String> {
+    let mut session = Session::new(handle.clone(), true);
+    session.repl.is_master = true;
+    let mut decoder = RequestDecoder::new();
+    let max_bulk = shared
+        .config
+        .get_i64("proto-max-bulk-len")
+        .unwrap_or(512 << 20);
+    let limits = DecodeLimits {
+        max_bulk_len: max_bulk,
+        authenticated: true,
+    };
+    let mut args: Vec<Bytes> = Vec::new();
+    let mut out = BytesMut::new();
+    // The stream's bytes as received, cut per command to feed them on.
+    let mut raw = BytesMut::new();
+    raw.extend_from_slice(&link.buf);
+    let mut shutdown = shared.shutdown.subscribe();
+    send_ack(shared, link).await?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        // Everything complete in the buffer.
+        loop {
+            let before = link.buf.len();
+            match decoder.decode(&mut link.buf, &mut args, &limits) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(format!("protocol error from master: {e:?}")),
+            }
+            let _ = before;
+            let used = raw.len() - link.buf.len();
+            let bytes = raw.split_to(used);
+            let getack = args.len() >= 2
+                && args[0].eq_ignore_ascii_case(b"replconf")
+                && args[1].eq_ignore_ascii_case(b"getack");
+            if getack {
+                // The ACK reports the offset before the GETACK itself.
+                send_ack(shared, link).await?;
+            } else if !(args.len() >= 2 && args[0].eq_ignore_ascii_case(b"replconf")) {
+                let _apply = shared.repl.apply_lock.lock();
+                ferrocache_commands::journal::set_from_master(true);
+                out.clear();
+                dispatch::execute(shared, &mut session, &args, &mut out);
+                ferrocache_commands::journal::set_from_master(false);
+                shared.journal.feed_raw(&bytes);
+            }
+            if getack {
+                let _apply = shared.repl.apply_lock.lock();
+                shared.journal.feed_raw(&bytes);
+            }
+            args.clear();
+        }
+        if !current(shared, generation) {
+            return Ok(());
+        }
+        if link.buf.capacity() - link.buf.len() < 4096 {
+            link.buf.reserve(64 * 1024);
+        }
+        let before = link.buf.len();
+        tokio::select! {
+            r = link.stream.read_buf(&mut link.buf) => match r {
+                Ok(0) => return Err("connection closed by the master".into()),
+                Err(e) => return Err(e.to_string()),
+                Ok(n) => {
+                    raw.extend_from_slice(&link.buf[before..]);
+                    shared.repl.last_io_ms.store(unix_ms(), Ordering::Relaxed);
+                    shared.repl.read_offset.store(
+                        shared.journal.offset() + raw.len() as u64,
+                        Ordering::Relaxed,
+                    );
+                    shared.stats.total_net_input.fetch_add(n as u64, Ordering::Relaxed);
+                }
+            },
+            _ = tick.tick() => {
+                let idle = unix_ms().saturating_sub(shared.repl.last_io_ms.load(Ordering::Relaxed));
+                if idle > link.timeout.as_millis() as u64 {
+                    return Err("MASTER timeout: no data nor PING received".into());
+                }
+                send_ack(shared, link).await?;
+            }
+            _ = handle.kill_notify.notified() => return Ok(()),
+            _ = shutdown.changed() => return Ok(()),
+        }
+        if raw.len() > max_bulk as usize + (1 << 20) {
+            return Err("query buffer from master too large".into());
+        }
+    }
+}
+
+async fn send_ack(shared: &Shared, link: &mut Link) -> Result<(), String> {
+    let off = shared.journal.offset().to_string();
+    link.send(&[b"REPLCONF", b"ACK", off.as_bytes()]).await
+}

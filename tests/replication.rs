@@ -1,0 +1,125 @@
+//! Replication against real Redis 7.0: a real replica following a
+//! Ferrocache master (full sync, live stream of every kind of write,
+//! partial resync after the link is cut), and Ferrocache following a real
+//! master, another Ferrocache, and sitting in the middle of a chain.
+
+use crate::aof::fingerprint;
+use crate::support::{ferrocache_with, info_field, redis, Conn};
+use std::time::{Duration, Instant};
+
+/// Polls `f` until it is true or `secs` pass; panics with `what` then.
+fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn field(port: u16, section: &str, name: &str) -> String {
+    info_field(&mut Conn::connect(port), section, name)
+}
+
+/// Waits until the replica's link is up and it has applied everything the
+/// master has written.
+fn caught_up(master: u16, replica: u16) {
+    wait_for(15, "the replica to catch up", || {
+        let mut r = Conn::connect(replica);
+        let text = String::from_utf8_lossy(&r.cmd(&["INFO", "replication"])).into_owned();
+        if !text.contains("master_link_status:up") {
+            return false;
+        }
+        let theirs = text
+            .lines()
+            .find_map(|l| l.strip_prefix("slave_repl_offset:"))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        theirs == field(master, "replication", "master_repl_offset")
+    });
+}
+
+/// Writes of every kind the journal records: TTLs, lists, sets, hashes,
+/// transactions, scripts, several databases, keys left to expire.
+fn write_everything(c: &mut Conn, tag: &str) {
+    let k = |s: &str| format!("{tag}:{s}");
+    c.cmd(&["SET", &k("s"), "v", "EX", "1000"]);
+    c.cmd(&["SET", &k("n"), "10"]);
+    c.cmd(&["INCRBY", &k("n"), "5"]);
+    c.cmd(&["INCRBYFLOAT", &k("f"), "1.5"]);
+    c.cmd(&["APPEND", &k("s2"), "abc"]);
+    c.cmd(&["RPUSH", &k("l"), "a", "b", "c", "d"]);
+    c.cmd(&["LPOP", &k("l")]);
+    c.cmd(&["RPOPLPUSH", &k("l"), &k("l2")]);
+    c.cmd(&["SADD", &k("set"), "x", "y", "z", "w"]);
+    c.cmd(&["SPOP", &k("set")]);
+    c.cmd(&["HSET", &k("h"), "a", "1", "b", "2"]);
+    c.cmd(&["HINCRBYFLOAT", &k("h"), "a", "0.25"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", &k("m1"), "1"]);
+    c.cmd(&["INCR", &k("m1")]);
+    c.cmd(&["LPUSH", &k("m2"), "q"]);
+    c.cmd(&["EXEC"]);
+    c.cmd(&[
+        "EVAL",
+        "redis.call('SET', KEYS[1], ARGV[1]); redis.call('EXPIRE', KEYS[1], 500); return redis.call('INCR', KEYS[2])",
+        "2",
+        &k("script"),
+        &k("counter"),
+        "hello",
+    ]);
+    c.cmd(&["SET", &k("gone"), "x", "PX", "50"]);
+    c.cmd(&["SET", &k("deleted"), "x"]);
+    c.cmd(&["DEL", &k("deleted")]);
+    c.cmd(&["SELECT", "1"]);
+    c.cmd(&["SET", &k("db1"), "one"]);
+    c.cmd(&["EXPIRE", &k("db1"), "300"]);
+    c.cmd(&["SELECT", "0"]);
+    std::thread::sleep(Duration::from_millis(120));
+    // The expired key is deleted (and its DEL journaled) by this read.
+    c.cmd(&["GET", &k("gone")]);
+}
+
+#[test]
+fn real_redis_replica_syncs_fully_then_partially_from_ferrocache() {
+    let fc = ferrocache_with(&[]);
+    let mut m = Conn::connect(fc.port());
+    write_everything(&mut m, "before");
+    let replica = redis(&[("replicaof", &format!("127.0.0.1 {}", fc.port()))]);
+    caught_up(fc.port(), replica.port);
+    write_everything(&mut m, "live");
+    caught_up(fc.port(), replica.port);
+    assert_eq!(fingerprint(fc.port()), fingerprint(replica.port));
+
+    // The master's view: one online replica at its listening port.
+    let info = String::from_utf8_lossy(&m.cmd(&["INFO", "replication"])).into_owned();
+    let line = info
+        .lines()
+        .find(|l| l.starts_with("slave0:"))
+        .unwrap_or_else(|| panic!("no slave0 in {info}"));
+    assert!(
+        line.starts_with(&format!(
+            "slave0:ip=127.0.0.1,port={},state=online,offset=",
+            replica.port
+        )),
+        "{line}"
+    );
+    assert_eq!(m.cmd(&["WAIT", "1", "2000"]), b":1\r\n");
+    assert_eq!(field(fc.port(), "stats", "sync_full"), "1");
+
+    // Cut the link from the replica's side: it must continue, not reload.
+    let mut r = Conn::connect(replica.port);
+    r.cmd(&["CLIENT", "KILL", "TYPE", "master"]);
+    write_everything(&mut m, "after");
+    caught_up(fc.port(), replica.port);
+    assert_eq!(fingerprint(fc.port()), fingerprint(replica.port));
+    assert_eq!(field(fc.port(), "stats", "sync_partial_ok"), "1");
+    assert_eq!(field(fc.port(), "stats", "sync_full"), "1");
+    assert_eq!(
+        field(replica.port, "replication", "master_replid"),
+        field(fc.port(), "replication", "master_replid")
+    );
+}
