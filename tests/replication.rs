@@ -123,3 +123,100 @@ fn real_redis_replica_syncs_fully_then_partially_from_ferrocache() {
         field(fc.port(), "replication", "master_replid")
     );
 }
+
+#[test]
+fn ferrocache_replica_follows_real_redis_master_and_resyncs_partially() {
+    let master = redis(&[("repl-diskless-sync-delay", "0")]);
+    let mut m = Conn::connect(master.port);
+    write_everything(&mut m, "before");
+    let fc = ferrocache_with(&[("replicaof", &format!("127.0.0.1 {}", master.port))]);
+    caught_up(master.port, fc.port());
+    write_everything(&mut m, "live");
+    caught_up(master.port, fc.port());
+    assert_eq!(fingerprint(master.port), fingerprint(fc.port()));
+
+    let mut c = Conn::connect(fc.port());
+    assert_eq!(
+        c.cmd(&["SET", "x", "1"]),
+        b"-READONLY You can't write against a read only replica.\r\n"
+    );
+    assert_eq!(field(fc.port(), "replication", "role"), "slave");
+    assert_eq!(
+        field(fc.port(), "replication", "master_replid"),
+        field(master.port, "replication", "master_replid")
+    );
+
+    // The master cuts the link; the replica comes back and continues.
+    m.cmd(&["CLIENT", "KILL", "TYPE", "replica"]);
+    write_everything(&mut m, "after");
+    caught_up(master.port, fc.port());
+    assert_eq!(fingerprint(master.port), fingerprint(fc.port()));
+    assert_eq!(field(master.port, "stats", "sync_partial_ok"), "1");
+    assert_eq!(field(master.port, "stats", "sync_full"), "1");
+}
+
+#[test]
+fn ferrocache_to_ferrocache_then_promotion_keeps_history() {
+    let master = ferrocache_with(&[("repl-diskless-sync", "no")]);
+    let mut m = Conn::connect(master.port());
+    write_everything(&mut m, "before");
+    let replica = ferrocache_with(&[]);
+    let mut r = Conn::connect(replica.port());
+    assert_eq!(
+        r.cmd(&["REPLICAOF", "127.0.0.1", &master.port().to_string()]),
+        b"+OK\r\n"
+    );
+    caught_up(master.port(), replica.port());
+    write_everything(&mut m, "live");
+    caught_up(master.port(), replica.port());
+    assert_eq!(fingerprint(master.port()), fingerprint(replica.port()));
+    let role = r.cmd(&["ROLE"]);
+    let expected = format!(
+        "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{}\r\n$9\r\nconnected\r\n:",
+        master.port()
+    );
+    assert!(
+        String::from_utf8_lossy(&role).starts_with(&expected),
+        "{:?}",
+        String::from_utf8_lossy(&role)
+    );
+
+    // PSYNC2: after promotion the old id is replid2, valid to offset + 1.
+    let old_id = field(replica.port(), "replication", "master_replid");
+    let offset: u64 = field(replica.port(), "replication", "master_repl_offset")
+        .parse()
+        .expect("offset");
+    assert_eq!(r.cmd(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    assert_eq!(field(replica.port(), "replication", "role"), "master");
+    assert_eq!(
+        field(replica.port(), "replication", "master_replid2"),
+        old_id
+    );
+    assert_eq!(
+        field(replica.port(), "replication", "second_repl_offset"),
+        (offset + 1).to_string()
+    );
+    assert_ne!(
+        field(replica.port(), "replication", "master_replid"),
+        old_id
+    );
+    assert_eq!(r.cmd(&["SET", "x", "1"]), b"+OK\r\n");
+}
+
+#[test]
+fn chain_real_redis_to_ferrocache_to_real_redis() {
+    let top = redis(&[("repl-diskless-sync-delay", "0")]);
+    let mut m = Conn::connect(top.port);
+    write_everything(&mut m, "before");
+    let middle = ferrocache_with(&[("replicaof", &format!("127.0.0.1 {}", top.port))]);
+    caught_up(top.port, middle.port());
+    let bottom = redis(&[("replicaof", &format!("127.0.0.1 {}", middle.port()))]);
+    write_everything(&mut m, "live");
+    caught_up(top.port, middle.port());
+    caught_up(middle.port(), bottom.port);
+    assert_eq!(fingerprint(top.port), fingerprint(bottom.port));
+    assert_eq!(
+        field(bottom.port, "replication", "master_replid"),
+        field(top.port, "replication", "master_replid")
+    );
+}
