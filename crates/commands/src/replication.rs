@@ -294,12 +294,7 @@ pub fn refuse_write(shared: &Shared, session: &crate::Session) -> Option<&'stati
             .get_i64("min-replicas-max-lag")
             .unwrap_or(10)
             .max(0) as u64;
-        if lag > 0
-            && (shared
-                .repl
-                .good_replicas(lag, crate::context::unix_ms()) as i64)
-                < min
-        {
+        if lag > 0 && (shared.repl.good_replicas(lag, crate::context::unix_ms()) as i64) < min {
             return Some(NOREPLICAS);
         }
     }
@@ -475,7 +470,8 @@ fn cmd_replicaof(ctx: &mut Ctx) -> CmdResult {
     let host = String::from_utf8_lossy(ctx.arg(1)).into_owned();
     let addr = MasterAddr { host, port };
     if ctx.shared.repl.master.lock().as_ref() == Some(&addr) {
-        ctx.reply().simple("OK Already connected to specified master");
+        ctx.reply()
+            .simple("OK Already connected to specified master");
         return Ok(());
     }
     become_replica(ctx.shared, addr.clone());

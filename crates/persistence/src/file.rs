@@ -66,13 +66,7 @@ fn write_to(
     opts: SaveOptions,
 ) -> io::Result<SaveStats> {
     let file = std::fs::File::create(tmp)?;
-    let (out, stats) = write_capture(
-        ks,
-        cap,
-        BufWriter::with_capacity(1 << 16, file),
-        aux,
-        opts,
-    )?;
+    let (out, stats) = write_capture(ks, cap, BufWriter::with_capacity(1 << 16, file), aux, opts)?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     Ok(stats)

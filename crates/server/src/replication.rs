@@ -32,8 +32,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use ferrocache_commands::clients::{ClientHandle, ROLE_MASTER, ROLE_REPLICA};
 use ferrocache_commands::replication::{
     self as repl, ReplicaInfo, SyncRequest, WaitRequest, LINK_CONNECT, LINK_CONNECTED,
-    LINK_CONNECTING, LINK_HANDSHAKE, LINK_SYNC, STATE_ONLINE, STATE_SEND_BULK,
-    STATE_WAIT_BGSAVE,
+    LINK_CONNECTING, LINK_HANDSHAKE, LINK_SYNC, STATE_ONLINE, STATE_SEND_BULK, STATE_WAIT_BGSAVE,
 };
 use ferrocache_commands::{dispatch, Session, Shared};
 use ferrocache_protocol::{DecodeLimits, RequestDecoder};
@@ -127,7 +126,17 @@ pub async fn serve_replica<S>(
             }
         }
     };
-    stream_loop(shared, stream, buf, &handle, &info, &feed, wait_first_ack, shutdown).await;
+    stream_loop(
+        shared,
+        stream,
+        buf,
+        &handle,
+        &info,
+        &feed,
+        wait_first_ack,
+        shutdown,
+    )
+    .await;
     finish(shared, &info, &feed);
 }
 
@@ -521,7 +530,11 @@ async fn run_link(shared: Arc<Shared>, generation: u64) {
                 let result = follow(&shared, generation, &mut link, &handle).await;
                 shared.clients.unregister(id);
                 if let Err(e) = result {
-                    crate::warning!("MASTER <-> REPLICA link with {}:{}: {e}", addr.host, addr.port);
+                    crate::warning!(
+                        "MASTER <-> REPLICA link with {}:{}: {e}",
+                        addr.host,
+                        addr.port
+                    );
                 }
             }
             Ok(Err(e)) => crate::warning!("Error condition on socket for SYNC: {e}"),
@@ -535,7 +548,10 @@ async fn run_link(shared: Arc<Shared>, generation: u64) {
             .link_state
             .store(LINK_CONNECT, Ordering::Relaxed);
         if shared.repl.down_since_ms.load(Ordering::Relaxed) == 0 {
-            shared.repl.down_since_ms.store(unix_ms(), Ordering::Relaxed);
+            shared
+                .repl
+                .down_since_ms
+                .store(unix_ms(), Ordering::Relaxed);
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -684,7 +700,9 @@ async fn follow(
         .command(&[b"REPLCONF", b"listening-port", port.to_string().as_bytes()])
         .await?;
     if reply.starts_with('-') {
-        crate::notice!("(Non critical) Master does not understand REPLCONF listening-port: {reply}");
+        crate::notice!(
+            "(Non critical) Master does not understand REPLCONF listening-port: {reply}"
+        );
     }
     let ip = shared.config.get("replica-announce-ip").unwrap_or_default();
     if !ip.is_empty() {
@@ -737,8 +755,7 @@ async fn follow(
             *s2.replid.lock() = replid;
             *s2.replid2.lock() = "0".repeat(40);
             s2.repl.second_offset.store(-1, Ordering::Relaxed);
-            s2.journal
-                .reset_to(&s2.ks, off, repl::backlog_size(&s2));
+            s2.journal.reset_to(&s2.ks, off, repl::backlog_size(&s2));
             result
         })
         .await
