@@ -305,7 +305,7 @@ pub fn refuse_write(shared: &Shared, session: &crate::Session) -> Option<&'stati
 // Commands
 
 fn cmd_replconf(ctx: &mut Ctx) -> CmdResult {
-    if ctx.args.len() % 2 == 0 {
+    if ctx.args.len().is_multiple_of(2) {
         return Err(errors::SYNTAX.into());
     }
     let mut j = 1;
