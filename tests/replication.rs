@@ -220,3 +220,78 @@ fn chain_real_redis_to_ferrocache_to_real_redis() {
         field(top.port, "replication", "master_replid")
     );
 }
+
+/// The binary on `port` with `dir`, waited for until it answers.
+fn process_on(port: u16, dir: &std::path::Path) -> crate::support::FerrocacheProcess {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn ferrocache");
+    let p = crate::support::FerrocacheProcess { child, port };
+    wait_for(10, "ferrocache to start", || {
+        Conn::try_connect(port).is_ok_and(|mut c| c.cmd(&["PING"]) == b"+PONG\r\n")
+    });
+    p
+}
+
+#[test]
+fn restarted_master_continues_from_its_rdb_replication_id_and_offset() {
+    let dir = crate::support::temp_dir("repl-restart");
+    let port = crate::support::free_port();
+    let mut master = process_on(port, &dir);
+    let mut m = Conn::connect(port);
+    write_everything(&mut m, "before");
+    let replica = redis(&[("replicaof", &format!("127.0.0.1 {port}"))]);
+    caught_up(port, replica.port);
+    let replid = field(port, "replication", "master_replid");
+    assert_eq!(m.cmd(&["SAVE"]), b"+OK\r\n");
+    let _ = master.child.kill();
+    let _ = master.child.wait();
+    drop(master);
+
+    let _master = process_on(port, &dir);
+    assert_eq!(field(port, "replication", "master_replid"), replid);
+    caught_up(port, replica.port);
+    assert_eq!(field(port, "stats", "sync_partial_ok"), "1");
+    assert_eq!(field(port, "stats", "sync_full"), "0");
+    let mut m = Conn::connect(port);
+    write_everything(&mut m, "after");
+    caught_up(port, replica.port);
+    assert_eq!(fingerprint(port), fingerprint(replica.port));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn min_replicas_to_write_refuses_writes_without_enough_good_replicas() {
+    let fc = ferrocache_with(&[("min-replicas-to-write", "1")]);
+    let mut m = Conn::connect(fc.port());
+    assert_eq!(
+        m.cmd(&["SET", "k", "v"]),
+        b"-NOREPLICAS Not enough good replicas to write.\r\n"
+    );
+    let replica = redis(&[("replicaof", &format!("127.0.0.1 {}", fc.port()))]);
+    caught_up(fc.port(), replica.port);
+    assert_eq!(m.cmd(&["SET", "k", "v"]), b"+OK\r\n");
+    let role = m.cmd(&["ROLE"]);
+    let offset = field(fc.port(), "replication", "master_repl_offset");
+    assert!(
+        String::from_utf8_lossy(&role).starts_with(&format!(
+            "*3\r\n$6\r\nmaster\r\n:{offset}\r\n*1\r\n*3\r\n$9\r\n127.0.0.1\r\n${}\r\n{}\r\n$",
+            replica.port.to_string().len(),
+            replica.port
+        )),
+        "{:?}",
+        String::from_utf8_lossy(&role)
+    );
+}

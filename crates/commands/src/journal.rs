@@ -376,6 +376,12 @@ impl Journal {
         self.refresh_on(&st, ks);
     }
 
+    /// Sets the stream offset at start-up (the offset saved in the RDB).
+    pub fn restore_offset(&self, offset: u64) {
+        let _st = self.state.lock();
+        self.offset.store(offset, Ordering::Release);
+    }
+
     /// The stream's database is unknown from here (a replica promoted, a
     /// new master link): the next record starts with a SELECT.
     pub fn forget_db(&self) {

@@ -111,6 +111,9 @@ pub struct LoadStats {
     pub functions_skipped: usize,
     /// Bytes of RDB read (see [`crate::rdb::reader::FileInfo::end`]).
     pub end: usize,
+    /// The `repl-id` and `repl-offset` aux fields, when both are valid:
+    /// the replication history the data set belongs to.
+    pub repl: Option<([u8; 40], u64)>,
 }
 
 /// Loads the file at `path` into `ks` (which the caller emptied). Keys
@@ -172,5 +175,12 @@ pub fn load_bytes(
     })?;
     stats.functions_skipped = info.functions_skipped;
     stats.end = info.end;
+    let aux = |name: &[u8]| info.aux.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    if let (Some(id), Some(off)) = (aux(b"repl-id"), aux(b"repl-offset")) {
+        let off = std::str::from_utf8(off).ok().and_then(|s| s.parse().ok());
+        if let (Ok(id), Some(off)) = (<[u8; 40]>::try_from(&id[..]), off) {
+            stats.repl = Some((id, off));
+        }
+    }
     Ok(stats)
 }

@@ -88,6 +88,19 @@ pub async fn serve_replica<S>(
     });
     let limits = repl::feed_limits(shared);
     let mut wait_first_ack = false;
+    // The journal turns on for good with the first replica. Writes already
+    // running without it must finish first, or one of them could land
+    // after the capture without being in the stream: the gate, taken
+    // exclusively, waits for them.
+    if !shared.journal.backlog_info().active {
+        let s2 = shared.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let _all = s2.gate.exclusive();
+            s2.journal
+                .ensure_backlog_on(&s2.ks, repl::backlog_size(&s2));
+        })
+        .await;
+    }
     let feed = match try_partial(shared, session, &req, limits) {
         Some((reply, bytes, feed)) => {
             shared.repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
