@@ -170,6 +170,14 @@ fn ferrocache_to_ferrocache_then_promotion_keeps_history() {
     write_everything(&mut m, "live");
     caught_up(master.port(), replica.port());
     assert_eq!(fingerprint(master.port()), fingerprint(replica.port()));
+
+    // CLIENT KILL TYPE master on the replica: it reconnects and continues.
+    r.cmd(&["CLIENT", "KILL", "TYPE", "master"]);
+    write_everything(&mut m, "after");
+    caught_up(master.port(), replica.port());
+    assert_eq!(fingerprint(master.port()), fingerprint(replica.port()));
+    assert_eq!(field(master.port(), "stats", "sync_partial_ok"), "1");
+    assert_eq!(field(master.port(), "stats", "sync_full"), "1");
     let role = r.cmd(&["ROLE"]);
     let expected = format!(
         "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{}\r\n$9\r\nconnected\r\n:",
@@ -294,4 +302,42 @@ fn min_replicas_to_write_refuses_writes_without_enough_good_replicas() {
         "{:?}",
         String::from_utf8_lossy(&role)
     );
+}
+
+/// The names of an INFO section's fields, in order.
+fn field_names(port: u16, section: &str) -> Vec<String> {
+    let text = String::from_utf8_lossy(&Conn::connect(port).cmd(&["INFO", section])).into_owned();
+    text.lines()
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+        .collect()
+}
+
+#[test]
+fn info_replication_has_redis_fields_in_redis_order_on_both_roles() {
+    // Reference: a real master with a real replica.
+    let ref_master = redis(&[("repl-diskless-sync-delay", "0")]);
+    let ref_replica = redis(&[("replicaof", &format!("127.0.0.1 {}", ref_master.port))]);
+    caught_up(ref_master.port, ref_replica.port);
+    // Ours in the same places: our master with a real replica, and our
+    // replica of a real master.
+    let fc_master = ferrocache_with(&[]);
+    let their_replica = redis(&[("replicaof", &format!("127.0.0.1 {}", fc_master.port()))]);
+    caught_up(fc_master.port(), their_replica.port);
+    assert_eq!(
+        field_names(fc_master.port(), "replication"),
+        field_names(ref_master.port, "replication")
+    );
+    let fc_replica = ferrocache_with(&[("replicaof", &format!("127.0.0.1 {}", ref_master.port))]);
+    caught_up(ref_master.port, fc_replica.port());
+    assert_eq!(
+        field_names(fc_replica.port(), "replication"),
+        field_names(ref_replica.port, "replication")
+    );
+    // A replica's link to its master is a client of type master there.
+    let mut c = Conn::connect(fc_replica.port());
+    let list = String::from_utf8_lossy(&c.cmd(&["CLIENT", "LIST", "TYPE", "master"])).into_owned();
+    assert!(list.contains("flags=M"), "{list}");
+    let mut c = Conn::connect(fc_master.port());
+    let list = String::from_utf8_lossy(&c.cmd(&["CLIENT", "LIST", "TYPE", "replica"])).into_owned();
+    assert!(list.contains("flags=S"), "{list}");
 }

@@ -257,6 +257,8 @@ impl Shared {
         self.tuning.refresh(&self.config);
         // The AOF writer rereads appendonly and appendfsync.
         self.journal.wake_aof();
+        self.journal
+            .resize_backlog(crate::replication::backlog_size(self));
         self.evictor.refresh(&self.config);
         self.pubsub.tracking.max_keys.store(
             self.config
