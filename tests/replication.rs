@@ -178,6 +178,9 @@ fn ferrocache_to_ferrocache_then_promotion_keeps_history() {
     assert_eq!(fingerprint(master.port()), fingerprint(replica.port()));
     assert_eq!(field(master.port(), "stats", "sync_partial_ok"), "1");
     assert_eq!(field(master.port(), "stats", "sync_full"), "1");
+    // Keys the master expired are gone from the replica too, not just
+    // hidden: the master's DEL reached them.
+    assert_eq!(m.cmd(&["DBSIZE"]), r.cmd(&["DBSIZE"]));
     let role = r.cmd(&["ROLE"]);
     let expected = format!(
         "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{}\r\n$9\r\nconnected\r\n:",

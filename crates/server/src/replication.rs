@@ -129,7 +129,8 @@ pub async fn serve_replica<S>(
             shared.repl.add(info.clone());
             match full_sync(shared, stream, session, &req, &info, limits).await {
                 Some((feed, eof)) => {
-                    wait_first_ack = eof;
+                    // A SYNC client sends no ACK to wait for.
+                    wait_first_ack = eof && matches!(req, SyncRequest::Psync { .. });
                     feed
                 }
                 None => {
@@ -139,6 +140,8 @@ pub async fn serve_replica<S>(
             }
         }
     };
+    // Replicas older than PSYNC send no ACKs: no timeout applies to them.
+    let acks = matches!(req, SyncRequest::Psync { .. });
     stream_loop(
         shared,
         stream,
@@ -147,6 +150,7 @@ pub async fn serve_replica<S>(
         &info,
         &feed,
         wait_first_ack,
+        acks,
         shutdown,
     )
     .await;
@@ -330,6 +334,7 @@ async fn stream_loop<S>(
     info: &ReplicaInfo,
     feed: &Arc<ferrocache_commands::journal::Feed>,
     mut wait_first_ack: bool,
+    acks: bool,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -385,7 +390,7 @@ async fn stream_loop<S>(
             _ = handle.kill_notify.notified() => return,
             _ = shutdown.changed() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                if last_heard.elapsed() > timeout {
+                if acks && last_heard.elapsed() > timeout {
                     crate::warning!("Disconnecting timedout replica: {}:{}", info.ip, info.port);
                     return;
                 }
@@ -833,13 +838,11 @@ async fn apply_stream(
     loop {
         // Everything complete in the buffer.
         loop {
-            let before = link.buf.len();
             match decoder.decode(&mut link.buf, &mut args, &limits) {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => return Err(format!("protocol error from master: {e:?}")),
             }
-            let _ = before;
             let used = raw.len() - link.buf.len();
             let bytes = raw.split_to(used);
             let getack = args.len() >= 2
@@ -848,19 +851,27 @@ async fn apply_stream(
             if getack {
                 // The ACK reports the offset before the GETACK itself.
                 send_ack(shared, link).await?;
-            } else if !(args.len() >= 2 && args[0].eq_ignore_ascii_case(b"replconf")) {
-                let _apply = shared.repl.apply_lock.lock();
-                ferrocache_commands::journal::set_from_master(true);
-                out.clear();
-                dispatch::execute(shared, &mut session, &args, &mut out);
-                ferrocache_commands::journal::set_from_master(false);
-                shared.journal.feed_raw(&bytes);
             }
-            if getack {
+            {
+                // REPLCONF is not run; every byte is fed on all the same.
                 let _apply = shared.repl.apply_lock.lock();
+                if args
+                    .first()
+                    .is_some_and(|a| !a.eq_ignore_ascii_case(b"replconf"))
+                {
+                    ferrocache_commands::journal::set_from_master(true);
+                    ferrocache_store::set_master_context(true);
+                    out.clear();
+                    dispatch::execute(shared, &mut session, &args, &mut out);
+                    ferrocache_store::set_master_context(false);
+                    ferrocache_commands::journal::set_from_master(false);
+                }
                 shared.journal.feed_raw(&bytes);
             }
             args.clear();
+            if handle.killed.load(Ordering::Acquire) {
+                return Ok(());
+            }
         }
         if !current(shared, generation) {
             return Ok(());
