@@ -650,4 +650,68 @@ mod tests {
         );
         assert!(!in_section());
     }
+
+    fn set_k(j: &Journal) {
+        let _s = j.open(false).expect("section");
+        record(
+            0,
+            vec![Bytes::from_static(b"SET"), Bytes::from_static(b"k")],
+        );
+    }
+
+    #[test]
+    fn the_backlog_keeps_the_last_bytes_and_serves_partial_attaches() {
+        let ks = ferrocache_store::Keyspace::new(16);
+        let j = Journal::default();
+        let limits = FeedLimits::default();
+        // A full attach turns the journal on; the stream restarts with a
+        // SELECT after the capture point.
+        let ((), at, feed) = j.attach_full(&ks, 64, limits, 1, || ());
+        assert!(j.is_on());
+        assert_eq!(at, 0);
+        set_k(&j);
+        let first = feed.take();
+        assert!(first.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"));
+        let end = j.offset();
+        assert_eq!(end, first.len() as u64);
+        // Everything still in the backlog can be continued from.
+        let (bytes, f2) = j.attach_partial(1, limits, 2).expect("in backlog");
+        assert_eq!(bytes, first);
+        let (bytes, _) = j.attach_partial(end + 1, limits, 3).expect("at the end");
+        assert!(bytes.is_empty());
+        assert!(j.attach_partial(end + 2, limits, 4).is_none(), "the future");
+        // Beyond 64 bytes the oldest are dropped.
+        for _ in 0..10 {
+            set_k(&j);
+        }
+        let info = j.backlog_info();
+        assert_eq!(info.histlen, 64);
+        assert_eq!(info.first_byte_offset, j.offset() - 63);
+        assert!(j.attach_partial(1, limits, 5).is_none(), "dropped");
+        let (bytes, _) = j
+            .attach_partial(info.first_byte_offset, limits, 6)
+            .expect("oldest byte held");
+        assert_eq!(bytes.len(), 64);
+        // Feeds get every byte, raw ones (PING) included.
+        j.feed_raw(b"*1\r\n$4\r\nPING\r\n");
+        assert!(f2.take().ends_with(b"PING\r\n"));
+        j.detach(&f2);
+        assert_eq!(j.feeds(), 3);
+    }
+
+    #[test]
+    fn a_feed_past_its_hard_limit_overflows() {
+        let ks = ferrocache_store::Keyspace::new(16);
+        let j = Journal::default();
+        let limits = FeedLimits {
+            hard: 100,
+            soft: 0,
+            soft_secs: 0,
+        };
+        let ((), _, feed) = j.attach_full(&ks, 1 << 20, limits, 1, || ());
+        for _ in 0..10 {
+            set_k(&j);
+        }
+        assert!(feed.overflow.load(Ordering::Acquire));
+    }
 }
