@@ -162,10 +162,13 @@ fn ferrocache_to_ferrocache_then_promotion_keeps_history() {
     write_everything(&mut m, "before");
     let replica = ferrocache_with(&[]);
     let mut r = Conn::connect(replica.port());
+    // As Sentinel does it: inside a transaction.
+    assert_eq!(r.cmd(&["MULTI"]), b"+OK\r\n");
     assert_eq!(
         r.cmd(&["REPLICAOF", "127.0.0.1", &master.port().to_string()]),
-        b"+OK\r\n"
+        b"+QUEUED\r\n"
     );
+    assert_eq!(r.cmd(&["EXEC"]), b"*1\r\n+OK\r\n");
     caught_up(master.port(), replica.port());
     write_everything(&mut m, "live");
     caught_up(master.port(), replica.port());

@@ -109,6 +109,11 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
         }
         return refuse(shared, session, out, errors::MISCONF);
     }
+    if !cmd.has(flags::STALE) {
+        if let Some(msg) = crate::replication::refuse_stale(shared, session) {
+            return refuse(shared, session, out, msg);
+        }
+    }
     // A read-only replica refuses writes from anyone but its master;
     // min-replicas-to-write refuses them on a master short of replicas.
     if cmd.has(flags::WRITE) {

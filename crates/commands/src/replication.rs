@@ -74,10 +74,12 @@ pub static COMMANDS: &[Command] = &[
         "Returns the replication role.",
         cmd_role,
     ),
+    // Not NO_MULTI: Sentinel sends REPLICAOF inside MULTI/EXEC, with
+    // CONFIG REWRITE and CLIENT KILL.
     command(
         "replicaof",
         3,
-        ADMIN | NOSCRIPT | STALE | NO_MULTI,
+        ADMIN | NOSCRIPT | STALE,
         NO_KEYS,
         Group::Server,
         "5.0.0",
@@ -87,7 +89,7 @@ pub static COMMANDS: &[Command] = &[
     command(
         "slaveof",
         3,
-        ADMIN | NOSCRIPT | STALE | NO_MULTI,
+        ADMIN | NOSCRIPT | STALE,
         NO_KEYS,
         Group::Server,
         "1.0.0",
@@ -149,6 +151,8 @@ pub struct Replication {
     pub acks: tokio::sync::Notify,
     /// Some while this server is a replica.
     pub master: Mutex<Option<MasterAddr>>,
+    /// `master.is_some()`, for the dispatcher's checks without a lock.
+    pub replica: AtomicBool,
     /// Bumped at every REPLICAOF: a link task whose generation is stale
     /// ends.
     pub generation: AtomicU64,
@@ -182,6 +186,7 @@ impl Default for Replication {
             second_offset: AtomicI64::new(-1),
             acks: tokio::sync::Notify::new(),
             master: Mutex::new(None),
+            replica: AtomicBool::new(false),
             generation: AtomicU64::new(0),
             link_state: AtomicU8::new(LINK_CONNECT),
             last_io_ms: AtomicU64::new(0),
@@ -196,8 +201,9 @@ impl Default for Replication {
 }
 
 impl Replication {
+    #[inline]
     pub fn is_replica(&self) -> bool {
-        self.master.lock().is_some()
+        self.replica.load(Ordering::Relaxed)
     }
 
     pub fn add(&self, r: Arc<ReplicaInfo>) {
@@ -274,7 +280,22 @@ pub struct ReplSession {
 
 pub const READONLY: &str = "READONLY You can't write against a read only replica.";
 pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+pub const MASTERDOWN: &str =
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 pub const NOMASTERLINK: &str = "NOMASTERLINK Can't SYNC while not connected with my master";
+
+/// `replica-serve-stale-data no`: while the link to the master is down,
+/// only commands flagged `stale` run.
+pub fn refuse_stale(shared: &Shared, session: &crate::Session) -> Option<&'static str> {
+    if !shared.repl.is_replica()
+        || session.repl.is_master
+        || shared.repl.link_state.load(Ordering::Relaxed) == LINK_CONNECTED
+        || shared.config.get_bool("replica-serve-stale-data")
+    {
+        return None;
+    }
+    Some(MASTERDOWN)
+}
 
 /// Refusal of a write command by a client that is not our master.
 pub fn refuse_write(shared: &Shared, session: &crate::Session) -> Option<&'static str> {
@@ -457,9 +478,6 @@ fn cmd_replicaof(ctx: &mut Ctx) -> CmdResult {
         }
         return ctx.ok();
     }
-    if ctx.session.multi.is_some() || ctx.session.in_exec.is_some() {
-        return Err("ERR Command is not allowed inside a transaction".into());
-    }
     let port = match std::str::from_utf8(ctx.arg(2))
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
@@ -488,6 +506,7 @@ fn cmd_replicaof(ctx: &mut Ctx) -> CmdResult {
 /// Starts replicating from `addr` (REPLICAOF, `replicaof` at start).
 pub fn become_replica(shared: &Shared, addr: MasterAddr) {
     let was_master = shared.repl.master.lock().replace(addr.clone()).is_none();
+    shared.repl.replica.store(true, Ordering::Relaxed);
     let _ = shared
         .config
         .set("replicaof", &format!("{} {}", addr.host, addr.port), true);
@@ -517,6 +536,7 @@ pub fn become_replica(shared: &Shared, addr: MasterAddr) {
 /// starts here.
 pub fn promote(shared: &Shared) {
     shared.repl.master.lock().take();
+    shared.repl.replica.store(false, Ordering::Relaxed);
     shared.repl.generation.fetch_add(1, Ordering::AcqRel);
     kill_master_link(shared);
     let _ = shared.config.set("replicaof", "", true);
