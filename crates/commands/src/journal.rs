@@ -35,7 +35,6 @@ use crate::context::Shared;
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -62,20 +61,91 @@ struct State {
 /// has offset `end - len + 1` (offsets count from 1, as Redis's
 /// `repl_backlog_first_byte_offset` does; `end` is the journal offset).
 struct Backlog {
-    buf: VecDeque<u8>,
+    /// A ring of `size` bytes (allocated as it fills): `len` bytes held,
+    /// the oldest at `start`.
+    ring: Vec<u8>,
+    start: usize,
+    len: usize,
     size: usize,
 }
 
 impl Backlog {
+    fn new(size: usize) -> Backlog {
+        Backlog {
+            ring: Vec::new(),
+            start: 0,
+            len: 0,
+            size: size.max(1),
+        }
+    }
+
     fn push(&mut self, bytes: &[u8]) {
         if bytes.len() >= self.size {
-            self.buf.clear();
-            self.buf.extend(&bytes[bytes.len() - self.size..]);
+            self.ring.clear();
+            self.ring
+                .extend_from_slice(&bytes[bytes.len() - self.size..]);
+            self.start = 0;
+            self.len = self.size;
             return;
         }
-        let over = (self.buf.len() + bytes.len()).saturating_sub(self.size);
-        self.buf.drain(..over);
-        self.buf.extend(bytes);
+        // Still growing towards `size`: plain appends.
+        if self.ring.len() < self.size && self.start == 0 && self.len == self.ring.len() {
+            let room = self.size - self.ring.len();
+            let head = bytes.len().min(room);
+            self.ring.extend_from_slice(&bytes[..head]);
+            self.len += head;
+            if head == bytes.len() {
+                return;
+            }
+            return self.push_full(&bytes[head..]);
+        }
+        self.push_full(bytes)
+    }
+
+    /// The ring is at its full size: overwrite the oldest bytes.
+    fn push_full(&mut self, bytes: &[u8]) {
+        let size = self.ring.len();
+        let mut at = (self.start + self.len) % size;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let n = rest.len().min(size - at);
+            self.ring[at..at + n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            at = (at + n) % size;
+        }
+        self.len += bytes.len();
+        if self.len > size {
+            self.start = (self.start + self.len - size) % size;
+            self.len = size;
+        }
+    }
+
+    /// The held bytes from the `skip`-th on, oldest first.
+    fn copy_from(&self, skip: usize, out: &mut BytesMut) {
+        let size = self.ring.len().max(1);
+        let mut at = (self.start + skip) % size;
+        let mut left = self.len.saturating_sub(skip);
+        while left > 0 {
+            let n = left.min(size - at);
+            out.extend_from_slice(&self.ring[at..at + n]);
+            left -= n;
+            at = (at + n) % size;
+        }
+    }
+
+    /// Keeps only the newest `size` bytes, in a ring of that size.
+    fn resize(&mut self, size: usize) {
+        let size = size.max(1);
+        if size == self.size {
+            return;
+        }
+        let keep = self.len.min(size);
+        let mut out = BytesMut::with_capacity(keep);
+        self.copy_from(self.len - keep, &mut out);
+        self.ring = out.to_vec();
+        self.start = 0;
+        self.len = keep;
+        self.size = size;
     }
 }
 
@@ -106,17 +176,17 @@ impl Feed {
         d.extend_from_slice(bytes);
         let len = d.len();
         drop(d);
-        let now = crate::context::unix_ms();
         if self.hard > 0 && len > self.hard {
             self.overflow.store(true, Ordering::Release);
         } else if self.soft > 0 && len > self.soft {
+            let now = crate::context::unix_ms();
             let since = self.over_soft_since.load(Ordering::Relaxed);
             if since == 0 {
                 self.over_soft_since.store(now, Ordering::Relaxed);
             } else if now.saturating_sub(since) > self.soft_secs * 1000 {
                 self.overflow.store(true, Ordering::Release);
             }
-        } else {
+        } else if self.over_soft_since.load(Ordering::Relaxed) != 0 {
             self.over_soft_since.store(0, Ordering::Relaxed);
         }
         self.notify.notify_one();
@@ -255,10 +325,7 @@ impl Journal {
 
     fn ensure_backlog(&self, st: &mut State, ks: &ferrocache_store::Keyspace, size: usize) {
         if st.backlog.is_none() {
-            st.backlog = Some(Backlog {
-                buf: VecDeque::new(),
-                size: size.max(1),
-            });
+            st.backlog = Some(Backlog::new(size));
             self.refresh_on(st, ks);
         }
     }
@@ -299,19 +366,13 @@ impl Journal {
         let mut st = self.state.lock();
         let end = self.offset();
         let backlog = st.backlog.as_ref()?;
-        let first = end + 1 - backlog.buf.len() as u64;
+        let first = end + 1 - backlog.len as u64;
         if from < first || from > end + 1 {
             return None;
         }
         let skip = (from - first) as usize;
-        let (a, b) = backlog.buf.as_slices();
-        let mut out = BytesMut::with_capacity(backlog.buf.len() - skip);
-        if skip < a.len() {
-            out.extend_from_slice(&a[skip..]);
-            out.extend_from_slice(b);
-        } else {
-            out.extend_from_slice(&b[skip - a.len()..]);
-        }
+        let mut out = BytesMut::with_capacity(backlog.len - skip);
+        backlog.copy_from(skip, &mut out);
         let feed = new_feed(id, limits);
         st.feeds.push(feed.clone());
         Some((out.freeze(), feed))
@@ -367,10 +428,7 @@ impl Journal {
         for f in st.feeds.drain(..) {
             f.close();
         }
-        st.backlog = Some(Backlog {
-            buf: VecDeque::new(),
-            size: backlog_size.max(1),
-        });
+        st.backlog = Some(Backlog::new(backlog_size));
         st.db = None;
         self.offset.store(offset, Ordering::Release);
         self.refresh_on(&st, ks);
@@ -399,9 +457,7 @@ impl Journal {
     pub fn resize_backlog(&self, size: usize) {
         let mut st = self.state.lock();
         if let Some(b) = st.backlog.as_mut() {
-            b.size = size.max(1);
-            let over = b.buf.len().saturating_sub(b.size);
-            b.buf.drain(..over);
+            b.resize(size);
         }
     }
 
@@ -411,8 +467,8 @@ impl Journal {
         match st.backlog.as_ref() {
             Some(b) => BacklogInfo {
                 active: true,
-                first_byte_offset: end + 1 - b.buf.len() as u64,
-                histlen: b.buf.len() as u64,
+                first_byte_offset: end + 1 - b.len as u64,
+                histlen: b.len as u64,
             },
             None => BacklogInfo::default(),
         }
@@ -713,5 +769,40 @@ mod tests {
             set_k(&j);
         }
         assert!(feed.overflow.load(Ordering::Acquire));
+    }
+}
+
+#[cfg(test)]
+mod backlog_tests {
+    use super::*;
+
+    /// The ring against a model: the last `size` bytes pushed.
+    #[test]
+    fn the_ring_holds_the_newest_bytes_through_wraps_and_resizes() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut b = Backlog::new(50);
+        let mut model: Vec<u8> = Vec::new();
+        let mut size = 50;
+        for i in 0..2000u32 {
+            if i % 300 == 299 {
+                size = rng.usize(1..80);
+                b.resize(size);
+            }
+            let n = rng.usize(0..70);
+            let chunk: Vec<u8> = (0..n).map(|_| rng.u8(..)).collect();
+            b.push(&chunk);
+            model.extend_from_slice(&chunk);
+            let keep = model.len().min(size);
+            model.drain(..model.len() - keep);
+            let mut out = BytesMut::new();
+            b.copy_from(0, &mut out);
+            assert_eq!(&out[..], &model[..], "step {i}");
+            if !model.is_empty() {
+                let skip = rng.usize(0..model.len());
+                let mut out = BytesMut::new();
+                b.copy_from(skip, &mut out);
+                assert_eq!(&out[..], &model[skip..], "step {i} skip {skip}");
+            }
+        }
     }
 }

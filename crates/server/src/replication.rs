@@ -212,14 +212,22 @@ where
     let deadline = Instant::now() + repl_timeout(shared);
     let (cap, offset, feed) = loop {
         let attached = {
+            let t = Instant::now();
             let _apply = shared.repl.apply_lock.lock();
-            shared.journal.attach_full(
+            let r = shared.journal.attach_full(
                 &shared.ks,
                 repl::backlog_size(shared),
                 limits,
                 session.id,
                 || shared.ks.begin_snapshot(),
-            )
+            );
+            // Writes were held off for this long: the same figure a BGSAVE
+            // reports in INFO persistence.
+            shared
+                .persist
+                .last_snapshot_pause_us
+                .store(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+            r
         };
         match attached {
             (Some(cap), offset, feed) => break (cap, offset, feed),
@@ -379,7 +387,9 @@ async fn stream_loop<S>(
             buf.reserve(4096);
         }
         tokio::select! {
-            _ = feed.notify.notified() => {}
+            // Let the writers running now append too: one write then
+            // carries what they all produced.
+            _ = feed.notify.notified() => tokio::task::yield_now().await,
             r = stream.read_buf(buf) => match r {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
