@@ -88,6 +88,13 @@ fn real_redis_replica_syncs_fully_then_partially_from_ferrocache() {
     let fc = ferrocache_with(&[]);
     let mut m = Conn::connect(fc.port());
     write_everything(&mut m, "before");
+    // Enough data for the disk-less image to go out in several chunks.
+    let mut mset: Vec<Vec<u8>> = vec![b"MSET".to_vec()];
+    for i in 0..3000 {
+        mset.push(format!("bulk:{i}").into_bytes());
+        mset.push(vec![b'a' + (i % 26) as u8; 100]);
+    }
+    assert_eq!(m.cmd_bytes(&mset), b"+OK\r\n");
     let replica = redis(&[("replicaof", &format!("127.0.0.1 {}", fc.port()))]);
     caught_up(fc.port(), replica.port);
     write_everything(&mut m, "live");

@@ -258,9 +258,13 @@ where
         return None;
     }
     info.state.store(STATE_SEND_BULK, Ordering::Relaxed);
+    // The image is encoded on a blocking thread. With EOF framing it goes
+    // out in chunks as it is produced (a bounded channel: the encoder waits
+    // for the socket); with a declared length it is encoded whole first.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
     let s2 = shared.clone();
-    let c2 = cap.clone();
-    let rdb = tokio::task::spawn_blocking(move || {
+    let encoder = tokio::task::spawn_blocking(move || {
+        let snapshot = SnapshotGuard(&s2, cap);
         let mut aux = ferrocache_commands::persist::aux_fields(&s2);
         for (k, v) in aux.iter_mut() {
             match *k {
@@ -269,58 +273,116 @@ where
                 _ => {}
             }
         }
-        let r = ferrocache_persistence::file::write_capture(
+        let out = ChunkWriter {
+            tx,
+            buf: Vec::new(),
+            chunked: eof,
+        };
+        let (mut out, stats) = ferrocache_persistence::file::write_capture(
             &s2.ks,
-            &c2,
-            Vec::new(),
+            &snapshot.1,
+            out,
             &aux,
             ferrocache_commands::persist::save_options(&s2),
-        );
-        s2.ks.end_snapshot(&c2);
-        r
-    })
-    .await;
-    let rdb = match rdb {
-        Ok(Ok((bytes, _))) => bytes,
-        _ => {
-            shared.ks.end_snapshot(&cap);
-            shared.journal.detach(&feed);
-            crate::warning!("Failed to produce the RDB for a replica");
-            return None;
-        }
-    };
-    let mut out = Vec::with_capacity(rdb.len() + 100);
+        )?;
+        out.send()?;
+        Ok::<u64, std::io::Error>(stats.bytes)
+    });
+    let mark = ferrocache_commands::context::random_hex40();
+    let mut sent = 0u64;
+    let mut ok = true;
     if eof {
-        let mark = ferrocache_commands::context::random_hex40();
-        out.extend_from_slice(format!("$EOF:{mark}\r\n").as_bytes());
-        out.extend_from_slice(&rdb);
-        out.extend_from_slice(mark.as_bytes());
-    } else {
-        out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
-        out.extend_from_slice(&rdb);
+        ok = stream
+            .write_all(format!("$EOF:{mark}\r\n").as_bytes())
+            .await
+            .is_ok();
     }
-    let sent = tokio::select! {
-        r = stream.write_all(&out) => r.is_ok(),
-        _ = session.handle.kill_notify.notified() => false,
-    };
-    if !sent {
+    while ok {
+        let chunk = tokio::select! {
+            c = rx.recv() => c,
+            _ = session.handle.kill_notify.notified() => { ok = false; break }
+        };
+        let Some(chunk) = chunk else { break };
+        if !eof {
+            // The whole image: its length first.
+            ok = stream
+                .write_all(format!("${}\r\n", chunk.len()).as_bytes())
+                .await
+                .is_ok();
+        }
+        ok = ok && stream.write_all(&chunk).await.is_ok();
+        sent += chunk.len() as u64;
+    }
+    drop(rx);
+    let encoded = matches!(encoder.await, Ok(Ok(_)));
+    if ok && encoded && eof {
+        ok = stream.write_all(mark.as_bytes()).await.is_ok();
+    }
+    if !ok || !encoded {
         shared.journal.detach(&feed);
+        if !encoded {
+            crate::warning!("Failed to produce the RDB for a replica");
+        }
         return None;
     }
     shared
         .stats
         .total_net_output
-        .fetch_add(out.len() as u64, Ordering::Relaxed);
+        .fetch_add(sent, Ordering::Relaxed);
     crate::notice!(
-        "Synchronization with replica {}:{} succeeded ({} bytes of RDB)",
+        "Synchronization with replica {}:{} succeeded ({sent} bytes of RDB)",
         info.ip,
         info.port,
-        rdb.len()
     );
     if !eof {
         info.state.store(STATE_ONLINE, Ordering::Relaxed);
     }
     Some((feed, eof))
+}
+
+/// Ends a snapshot when dropped, whatever happened to its encoding.
+struct SnapshotGuard<'a>(&'a Shared, Arc<ferrocache_store::Capture>);
+
+impl Drop for SnapshotGuard<'_> {
+    fn drop(&mut self) {
+        self.0.ks.end_snapshot(&self.1);
+    }
+}
+
+/// Hands encoded bytes to the task writing the socket: in chunks of
+/// [`CHUNK`] when `chunked`, else all at once at the end.
+struct ChunkWriter {
+    tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+    buf: Vec<u8>,
+    chunked: bool,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl ChunkWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::take(&mut self.buf);
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| std::io::Error::other("the replica went away"))
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.chunked && self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Resolves once the feed overflowed (its replica is too far behind).
