@@ -354,3 +354,71 @@ fn info_replication_has_redis_fields_in_redis_order_on_both_roles() {
     let list = String::from_utf8_lossy(&c.cmd(&["CLIENT", "LIST", "TYPE", "replica"])).into_owned();
     assert!(list.contains("flags=S"), "{list}");
 }
+
+#[test]
+fn replica_authenticates_with_masterauth() {
+    let master = redis(&[("repl-diskless-sync-delay", "0")]);
+    let mut m = Conn::connect(master.port);
+    assert_eq!(
+        m.cmd(&["CONFIG", "SET", "requirepass", "s3cret"]),
+        b"+OK\r\n"
+    );
+    m.cmd(&["SET", "k", "v"]);
+    let fc = ferrocache_with(&[
+        ("masterauth", "s3cret"),
+        ("replicaof", &format!("127.0.0.1 {}", master.port)),
+    ]);
+    wait_for(10, "the link to come up", || {
+        field(fc.port(), "replication", "master_link_status") == "up"
+    });
+    let mut c = Conn::connect(fc.port());
+    wait_for(10, "k to arrive", || c.cmd(&["GET", "k"]) == b"$1\r\nv\r\n");
+}
+
+#[test]
+fn sync_sends_the_rdb_with_its_length_then_the_stream() {
+    let fc = ferrocache_with(&[]);
+    let mut m = Conn::connect(fc.port());
+    m.cmd(&["SET", "a", "1"]);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", fc.port())).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    use std::io::{Read, Write};
+    s.write_all(b"SYNC\r\n").expect("write");
+    let mut got: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // `$<len>\r\n` then exactly that many bytes of RDB.
+    let (len, start) = loop {
+        let n = s.read(&mut chunk).expect("read");
+        assert!(n > 0, "closed");
+        got.extend_from_slice(&chunk[..n]);
+        if let Some(pos) = got.windows(2).position(|w| w == b"\r\n") {
+            let head = String::from_utf8_lossy(&got[..pos]).into_owned();
+            let len: usize = head
+                .strip_prefix('$')
+                .and_then(|l| l.parse().ok())
+                .unwrap_or_else(|| panic!("bad head {head:?}"));
+            break (len, pos + 2);
+        }
+    };
+    while got.len() < start + len {
+        let n = s.read(&mut chunk).expect("read");
+        assert!(n > 0, "closed");
+        got.extend_from_slice(&chunk[..n]);
+    }
+    assert!(got[start..].starts_with(b"REDIS0010"));
+    let mut stream = got.split_off(start + len);
+    m.cmd(&["SET", "b", "2"]);
+    let want: &[u8] = b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !stream.windows(want.len()).any(|w| w == want) && Instant::now() < deadline {
+        let n = s.read(&mut chunk).expect("read");
+        stream.extend_from_slice(&chunk[..n]);
+    }
+    assert!(
+        stream.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&stream)
+    );
+    assert!(stream.windows(want.len()).any(|w| w == want));
+}

@@ -171,7 +171,15 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
         }
         "clients" => {
             s.push_str("# Clients\r\n");
-            field!("connected_clients", shared.clients.count());
+            // Replicas are not counted, as in Redis (the link to our own
+            // master is).
+            field!(
+                "connected_clients",
+                shared
+                    .clients
+                    .count()
+                    .saturating_sub(shared.repl.replicas.lock().len())
+            );
             field!("cluster_connections", 0);
             field!(
                 "maxclients",
