@@ -422,3 +422,40 @@ fn sync_sends_the_rdb_with_its_length_then_the_stream() {
     );
     assert!(stream.windows(want.len()).any(|w| w == want));
 }
+
+#[test]
+fn failover_hands_over_to_a_real_redis_replica_which_continues_our_history() {
+    let fc = ferrocache_with(&[]);
+    let mut m = Conn::connect(fc.port());
+    assert_eq!(
+        m.cmd(&["FAILOVER"]),
+        b"-ERR FAILOVER requires connected replicas.\r\n"
+    );
+    let replica = redis(&[("replicaof", &format!("127.0.0.1 {}", fc.port()))]);
+    write_everything(&mut m, "before");
+    caught_up(fc.port(), replica.port);
+    assert_eq!(
+        m.cmd(&["FAILOVER", "TO", "127.0.0.1", "1"]),
+        b"-ERR FAILOVER target HOST and PORT is not a replica.\r\n"
+    );
+    assert_eq!(m.cmd(&["FAILOVER"]), b"+OK\r\n");
+    wait_for(10, "the roles to swap", || {
+        field(replica.port, "replication", "role") == "master"
+            && field(fc.port(), "replication", "master_link_status") == "up"
+    });
+    assert_eq!(
+        field(fc.port(), "replication", "master_failover_state"),
+        "no-failover"
+    );
+    // The new master continued our history rather than resyncing us.
+    assert_eq!(field(replica.port, "stats", "sync_partial_ok"), "1");
+    assert_eq!(field(replica.port, "stats", "sync_full"), "0");
+    let mut m = Conn::connect(fc.port());
+    assert_eq!(
+        m.cmd(&["SET", "x", "1"]),
+        b"-READONLY You can't write against a read only replica.\r\n"
+    );
+    write_everything(&mut Conn::connect(replica.port), "after");
+    caught_up(replica.port, fc.port());
+    assert_eq!(fingerprint(replica.port), fingerprint(fc.port()));
+}

@@ -174,6 +174,27 @@ pub struct Replication {
     pub apply_lock: Mutex<()>,
     /// Unix ms of the last PING sent into the stream.
     pub last_ping_ms: AtomicU64,
+    /// FAILOVER: [`FAILOVER_NONE`], waiting for a replica to catch up, or
+    /// handing over.
+    pub failover_state: AtomicU8,
+    pub failover_abort: AtomicBool,
+    /// The next PSYNC this server sends carries FAILOVER.
+    pub failover_psync: AtomicBool,
+    /// Starts the FAILOVER coordinator (installed by the server).
+    pub failover_starter: std::sync::OnceLock<Box<dyn Fn(FailoverRequest) + Send + Sync>>,
+}
+
+pub const FAILOVER_NONE: u8 = 0;
+pub const FAILOVER_WAIT: u8 = 1;
+pub const FAILOVER_IN_PROGRESS: u8 = 2;
+
+/// A FAILOVER the coordinator carries out.
+#[derive(Clone, Debug)]
+pub struct FailoverRequest {
+    pub target: Option<MasterAddr>,
+    pub force: bool,
+    /// Unix ms after which the wait gives up (0: none).
+    pub deadline_ms: u64,
 }
 
 impl Default for Replication {
@@ -196,6 +217,10 @@ impl Default for Replication {
             has_history: AtomicBool::new(false),
             apply_lock: Mutex::new(()),
             last_ping_ms: AtomicU64::new(0),
+            failover_state: AtomicU8::new(FAILOVER_NONE),
+            failover_abort: AtomicBool::new(false),
+            failover_psync: AtomicBool::new(false),
+            failover_starter: std::sync::OnceLock::new(),
         }
     }
 }
@@ -362,8 +387,21 @@ fn cmd_replconf(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn cmd_psync(ctx: &mut Ctx) -> CmdResult {
-    sync_allowed(ctx)?;
     let replid = String::from_utf8_lossy(ctx.arg(1)).into_owned();
+    // PSYNC <replid> <offset> FAILOVER: our master hands over to us (its
+    // FAILOVER command). We become a master, keeping its history as
+    // replid2, and it continues from us.
+    if ctx.args.len() > 3 && is(ctx.arg(3), "failover") {
+        if !ctx.shared.repl.is_replica() || *ctx.shared.replid.lock() != replid {
+            return Err("ERR PSYNC FAILOVER replid must match my replication ID".into());
+        }
+        promote(ctx.shared);
+        log(
+            ctx.shared,
+            "Failover request received for replid; MASTER MODE enabled",
+        );
+    }
+    sync_allowed(ctx)?;
     let offset = std::str::from_utf8(ctx.arg(2))
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
@@ -578,8 +616,122 @@ pub fn disconnect_replicas(shared: &Shared) {
     shared.journal.close_feeds();
 }
 
-fn cmd_failover(_ctx: &mut Ctx) -> CmdResult {
-    Err("ERR FAILOVER is not supported by this server yet".into())
+fn cmd_failover(ctx: &mut Ctx) -> CmdResult {
+    let r = &ctx.shared.repl;
+    let (mut target, mut force, mut abort, mut timeout) = (None, false, false, 0i64);
+    let mut j = 1;
+    while j < ctx.args.len() {
+        let a = ctx.arg(j);
+        let more = ctx.args.len() - j - 1;
+        if is(a, "to") && more >= 2 && target.is_none() {
+            let port = parse_i64(ctx.arg(j + 2))?;
+            target = Some(MasterAddr {
+                host: String::from_utf8_lossy(ctx.arg(j + 1)).into_owned(),
+                port: u16::try_from(port).map_err(|_| crate::CmdError::from("ERR Invalid port"))?,
+            });
+            j += 3;
+        } else if is(a, "force") && !force {
+            force = true;
+            j += 1;
+        } else if is(a, "abort") && !abort {
+            abort = true;
+            j += 1;
+        } else if is(a, "timeout") && more >= 1 && timeout == 0 {
+            timeout = parse_i64(ctx.arg(j + 1))?;
+            if timeout <= 0 {
+                return Err("ERR FAILOVER timeout must be greater than 0".into());
+            }
+            j += 2;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    if abort && (target.is_some() || force || timeout != 0) {
+        return Err(errors::SYNTAX.into());
+    }
+    if r.is_replica() {
+        return Err("ERR FAILOVER is not valid when server is a replica.".into());
+    }
+    if r.replicas.lock().is_empty() {
+        return Err("ERR FAILOVER requires connected replicas.".into());
+    }
+    if abort {
+        if r.failover_state.load(Ordering::Relaxed) == FAILOVER_NONE {
+            return Err("ERR No failover in progress.".into());
+        }
+        r.failover_abort.store(true, Ordering::Release);
+        return ctx.ok();
+    }
+    if r.failover_state.load(Ordering::Relaxed) != FAILOVER_NONE {
+        return Err("ERR FAILOVER already in progress.".into());
+    }
+    if force && (timeout == 0 || target.is_none()) {
+        return Err(
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP.".into(),
+        );
+    }
+    if let Some(t) = &target {
+        let found = r
+            .replicas
+            .lock()
+            .iter()
+            .find(|x| x.ip == t.host && x.port == t.port)
+            .map(|x| x.state.load(Ordering::Relaxed));
+        match found {
+            None => return Err("ERR FAILOVER target HOST and PORT is not a replica.".into()),
+            Some(s) if s != STATE_ONLINE => {
+                return Err("ERR FAILOVER target replica is not online.".into())
+            }
+            Some(_) => {}
+        }
+    }
+    let Some(start) = r.failover_starter.get() else {
+        return Err("ERR FAILOVER is not available".into());
+    };
+    r.failover_abort.store(false, Ordering::Release);
+    r.failover_state.store(FAILOVER_WAIT, Ordering::Release);
+    // Writes wait (CLIENT PAUSE WRITE) so the stream stops growing.
+    let now = crate::context::unix_ms();
+    let hold = if timeout > 0 {
+        std::time::Duration::from_millis(timeout as u64)
+    } else {
+        std::time::Duration::from_secs(365 * 24 * 3600)
+    };
+    ctx.shared
+        .pause
+        .pause(std::time::Instant::now() + hold, false);
+    start(FailoverRequest {
+        target,
+        force,
+        deadline_ms: if timeout > 0 { now + timeout as u64 } else { 0 },
+    });
+    ctx.ok()
+}
+
+/// Ends a FAILOVER: writes resume, the state is cleared.
+pub fn end_failover(shared: &Shared, why: &str) {
+    shared
+        .repl
+        .failover_state
+        .store(FAILOVER_NONE, Ordering::Release);
+    shared.repl.failover_psync.store(false, Ordering::Release);
+    shared.pause.unpause();
+    log(shared, why);
+}
+
+/// The new master refused the handover: this server is a master again,
+/// with its history unchanged.
+pub fn rollback_failover(shared: &Shared) {
+    shared.repl.master.lock().take();
+    shared.repl.replica.store(false, Ordering::Relaxed);
+    shared.repl.generation.fetch_add(1, Ordering::AcqRel);
+    let _ = shared.config.set("replicaof", "", true);
+    shared.ks.set_replica_expiry(false);
+    shared.journal.forget_db();
+    end_failover(
+        shared,
+        "FAILOVER target refused the handover; MASTER MODE restored",
+    );
 }
 
 /// `repl-backlog-size` in bytes.
@@ -673,7 +825,12 @@ pub fn info(shared: &Shared, s: &mut String) {
     let b = shared.journal.backlog_info();
     let _ = write!(
         s,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{offset}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        match r.failover_state.load(Ordering::Relaxed) {
+            FAILOVER_WAIT => "waiting-for-sync",
+            FAILOVER_IN_PROGRESS => "failover-in-progress",
+            _ => "no-failover",
+        },
         shared.replid.lock(),
         shared.replid2.lock(),
         r.second_offset.load(Ordering::Relaxed),

@@ -531,7 +531,10 @@ pub async fn wait_acks(shared: &Shared, handle: &ClientHandle, w: WaitRequest) -
 /// The master's cron part: a PING into the stream every
 /// `repl-ping-replica-period` seconds while replicas are attached.
 pub fn cron(shared: &Shared) {
-    if shared.repl.is_replica() || shared.journal.feeds() == 0 {
+    // No PING while writes are paused (FAILOVER waits for the offsets to
+    // meet; CLIENT PAUSE WRITE keeps the stream still).
+    if shared.repl.is_replica() || shared.journal.feeds() == 0 || shared.pause.holds(true).is_some()
+    {
         return;
     }
     let period = shared
@@ -560,6 +563,13 @@ pub fn install(shared: &Arc<Shared>) {
             rt.spawn(run_link(shared, generation));
         }
     }));
+    let weak = Arc::downgrade(shared);
+    let rt = tokio::runtime::Handle::current();
+    let _ = shared.repl.failover_starter.set(Box::new(move |req| {
+        if let Some(shared) = weak.upgrade() {
+            rt.spawn(run_failover(shared, req));
+        }
+    }));
     let conf = shared.config.get("replicaof").unwrap_or_default();
     let mut words = conf.split_whitespace();
     if let (Some(host), Some(port)) = (words.next(), words.next()) {
@@ -573,6 +583,57 @@ pub fn install(shared: &Arc<Shared>) {
             );
         }
     }
+}
+
+/// FAILOVER on a master: with writes paused, waits for the target (or the
+/// first replica) to acknowledge the whole stream, then becomes a replica
+/// of it and sends `PSYNC <replid> <offset> FAILOVER`, which makes it the
+/// master. The link task finishes the handover (see [`follow`]).
+async fn run_failover(shared: Arc<Shared>, req: repl::FailoverRequest) {
+    let r = &shared.repl;
+    let target = loop {
+        if r.failover_abort.swap(false, Ordering::AcqRel) {
+            repl::end_failover(&shared, "FAILOVER aborted");
+            return;
+        }
+        let offset = shared.journal.offset();
+        let caught_up = r
+            .replicas
+            .lock()
+            .iter()
+            .filter(|x| {
+                req.target
+                    .as_ref()
+                    .is_none_or(|t| t.host == x.ip && t.port == x.port)
+            })
+            .find(|x| {
+                x.state.load(Ordering::Relaxed) == STATE_ONLINE
+                    && x.ack.load(Ordering::Relaxed) >= offset
+            })
+            .map(|x| repl::MasterAddr {
+                host: x.ip.clone(),
+                port: x.port,
+            });
+        if let Some(t) = caught_up {
+            break t;
+        }
+        if req.deadline_ms > 0 && unix_ms() >= req.deadline_ms {
+            match (&req.target, req.force) {
+                (Some(t), true) => break t.clone(),
+                _ => {
+                    repl::end_failover(&shared, "FAILOVER timed out waiting for a replica");
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    crate::notice!("FAILOVER: handing over to {}:{}", target.host, target.port);
+    r.failover_state
+        .store(repl::FAILOVER_IN_PROGRESS, Ordering::Release);
+    r.failover_psync.store(true, Ordering::Release);
+    r.has_history.store(true, Ordering::Relaxed);
+    repl::become_replica(&shared, target);
 }
 
 fn current(shared: &Shared, generation: u64) -> bool {
@@ -808,9 +869,26 @@ async fn follow(
     } else {
         ("?".to_string(), "-1".to_string())
     };
-    let reply = link
-        .command(&[b"PSYNC", id.as_bytes(), from.as_bytes()])
-        .await?;
+    let failover = r.failover_psync.swap(false, Ordering::AcqRel);
+    let reply = if failover {
+        link.command(&[b"PSYNC", id.as_bytes(), from.as_bytes(), b"FAILOVER"])
+            .await
+    } else {
+        link.command(&[b"PSYNC", id.as_bytes(), from.as_bytes()])
+            .await
+    };
+    if failover {
+        match &reply {
+            Ok(text) if text.starts_with('+') => {
+                repl::end_failover(shared, "FAILOVER: the new master accepted the handover");
+            }
+            _ => {
+                repl::rollback_failover(shared);
+                return Ok(());
+            }
+        }
+    }
+    let reply = reply?;
     if !current(shared, generation) {
         return Ok(());
     }
