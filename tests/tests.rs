@@ -21,6 +21,7 @@ mod readme;
 mod replication;
 mod robustness;
 mod scripting;
+mod sentinel;
 mod server;
 mod sets;
 mod sort;

@@ -1,0 +1,307 @@
+//! Real Redis Sentinel 7.0 monitoring Ferrocache: three sentinels, a
+//! Ferrocache master and two Ferrocache replicas, all separate processes on
+//! loopback. The sentinels must discover the replicas and each other,
+//! promote a replica when the master is killed, reconfigure the other
+//! replica, turn the restarted old master into a replica, and run a
+//! failover on demand.
+
+use crate::support::{free_port, show, Conn};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed on drop (also when the test panics).
+struct Proc {
+    child: Option<Child>,
+}
+
+impl Proc {
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A Ferrocache binary started from a config file that holds its port, so
+/// it can be restarted on the same port with the same file.
+struct Node {
+    proc: Proc,
+    port: u16,
+    conf: PathBuf,
+}
+
+impl Node {
+    fn new(dir: &Path, name: &str, replicaof: Option<u16>) -> Node {
+        let port = free_port();
+        let conf = dir.join(format!("{name}.conf"));
+        let data = dir.join(name);
+        std::fs::create_dir_all(&data).expect("node dir");
+        let mut text = format!(
+            "port {port}\nbind 127.0.0.1\nsave \"\"\ndir {}\nlogfile {}\nrepl-diskless-sync-delay 0\n",
+            data.display(),
+            dir.join(format!("{name}.log")).display()
+        );
+        if let Some(m) = replicaof {
+            text.push_str(&format!("replicaof 127.0.0.1 {m}\n"));
+        }
+        std::fs::write(&conf, text).expect("node conf");
+        let mut n = Node {
+            proc: Proc { child: None },
+            port,
+            conf,
+        };
+        n.start();
+        n
+    }
+
+    fn start(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+            .args(["--threads", "1"])
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ferrocache");
+        self.proc = Proc { child: Some(child) };
+        let port = self.port;
+        wait_for(10, &format!("ferrocache on {port} to answer"), || {
+            Conn::try_connect(port)
+                .map(|mut c| c.cmd(&["PING"]) == b"+PONG\r\n")
+                .unwrap_or(false)
+        });
+    }
+}
+
+struct Sentinel {
+    _proc: Proc,
+    port: u16,
+}
+
+impl Sentinel {
+    fn new(dir: &Path, i: usize, master: u16) -> Sentinel {
+        let port = free_port();
+        let conf = dir.join(format!("sentinel{i}.conf"));
+        let log = dir.join(format!("sentinel{i}.log"));
+        let text = format!(
+            "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile {log}\n\
+             sentinel resolve-hostnames no\n\
+             sentinel monitor mymaster 127.0.0.1 {master} 2\n\
+             sentinel down-after-milliseconds mymaster 1000\n\
+             sentinel failover-timeout mymaster 5000\n\
+             sentinel parallel-syncs mymaster 1\n",
+            dir = dir.display(),
+            log = log.display()
+        );
+        std::fs::write(&conf, text).expect("sentinel conf");
+        let child = Command::new("redis-sentinel")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-sentinel (apt-get install -y redis-sentinel)");
+        let s = Sentinel {
+            _proc: Proc { child: Some(child) },
+            port,
+        };
+        wait_for(10, "redis-sentinel to answer", || {
+            Conn::try_connect(port)
+                .map(|mut c| c.cmd(&["PING"]) == b"+PONG\r\n")
+                .unwrap_or(false)
+        });
+        s
+    }
+
+    fn cmd(&self, args: &[&str]) -> Vec<u8> {
+        Conn::try_connect(self.port)
+            .map(|mut c| c.cmd(args))
+            .unwrap_or_default()
+    }
+
+    /// The port `get-master-addr-by-name` names, if any.
+    fn master_port(&self) -> Option<u16> {
+        let reply = show(&self.cmd(&["SENTINEL", "get-master-addr-by-name", "mymaster"]));
+        // *2\r\n$9\r\n127.0.0.1\r\n$N\r\nPORT\r\n
+        reply
+            .split("\\r\\n")
+            .filter(|s| !s.is_empty())
+            .nth(4)
+            .and_then(|p| p.parse().ok())
+    }
+
+    /// How many entries a SENTINEL subcommand's array reply holds, and
+    /// whether every entry looks healthy (no s_down/o_down/disconnected).
+    fn count_ok(&self, sub: &str) -> usize {
+        let reply = show(&self.cmd(&["SENTINEL", sub, "mymaster"]));
+        let n: usize = reply
+            .strip_prefix('*')
+            .and_then(|r| r.split("\\r\\n").next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if reply.contains("s_down") || reply.contains("disconnected") {
+            return 0;
+        }
+        n
+    }
+}
+
+fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn info(port: u16) -> String {
+    Conn::try_connect(port)
+        .map(|mut c| String::from_utf8_lossy(&c.cmd(&["INFO", "replication"])).into_owned())
+        .unwrap_or_default()
+}
+
+fn is_master(port: u16) -> bool {
+    info(port).contains("role:master")
+}
+
+fn replicates_from(port: u16, master: u16) -> bool {
+    let i = info(port);
+    i.contains("role:slave")
+        && i.contains(&format!("master_port:{master}\r\n"))
+        && i.contains("master_link_status:up")
+}
+
+/// Prints the tail of every log in `dir` (called when a wait fails).
+fn dump_logs(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "log") {
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let from = lines.len().saturating_sub(40);
+            eprintln!("==== {} ====", p.display());
+            for l in &lines[from..] {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+/// Removes the temporary directory unless the test failed, and prints the
+/// logs when it did.
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            dump_logs(&self.0);
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[test]
+fn redis_sentinel_discovers_fails_over_and_reconfigures_ferrocache() {
+    let dir = crate::support::temp_dir("sentinel");
+    // Dropped last: the processes are killed before the logs are printed.
+    let _cleanup = Cleanup(dir.clone());
+
+    let mut master = Node::new(&dir, "m", None);
+    let r1 = Node::new(&dir, "r1", Some(master.port));
+    let r2 = Node::new(&dir, "r2", Some(master.port));
+    wait_for(15, "both replicas to sync", || {
+        replicates_from(r1.port, master.port) && replicates_from(r2.port, master.port)
+    });
+    let sentinels: Vec<Sentinel> = (0..3)
+        .map(|i| Sentinel::new(&dir, i, master.port))
+        .collect();
+
+    wait_for(
+        20,
+        "the sentinels to see both replicas and each other",
+        || {
+            sentinels
+                .iter()
+                .all(|s| s.count_ok("replicas") == 2 && s.count_ok("sentinels") == 2)
+        },
+    );
+
+    // Kill the master: a replica is promoted, the other follows it.
+    let old = master.port;
+    master.proc.kill();
+    let replica_ports = [r1.port, r2.port];
+    let mut promoted = 0;
+    wait_for(
+        30,
+        "the sentinels to promote a replica",
+        || match sentinels[0].master_port() {
+            Some(p) if replica_ports.contains(&p) && is_master(p) => {
+                promoted = p;
+                true
+            }
+            _ => false,
+        },
+    );
+    let other = if promoted == r1.port {
+        r2.port
+    } else {
+        r1.port
+    };
+    wait_for(20, "the other replica to follow the new master", || {
+        replicates_from(other, promoted)
+    });
+    let mut w = Conn::connect(promoted);
+    assert_eq!(w.cmd(&["SET", "after-failover", "yes"]), b"+OK\r\n");
+    wait_for(10, "a write on the new master to reach the replica", || {
+        Conn::try_connect(other)
+            .map(|mut c| c.cmd(&["GET", "after-failover"]) == b"$3\r\nyes\r\n")
+            .unwrap_or(false)
+    });
+    for s in &sentinels {
+        wait_for(10, "every sentinel to name the new master", || {
+            s.master_port() == Some(promoted)
+        });
+    }
+
+    // The old master comes back (same config file) and is turned into a
+    // replica of the new one.
+    master.start();
+    wait_for(30, "the restarted old master to be reconfigured", || {
+        replicates_from(old, promoted)
+    });
+
+    // A failover on demand promotes another node.
+    wait_for(20, "the sentinel to see the new replicas", || {
+        sentinels[0].count_ok("replicas") == 2
+    });
+    let reply = sentinels[0].cmd(&["SENTINEL", "failover", "mymaster"]);
+    assert_eq!(show(&reply), "+OK\\r\\n");
+    let mut second = 0;
+    wait_for(
+        30,
+        "SENTINEL failover to promote another node",
+        || match sentinels[0].master_port() {
+            Some(p) if p != promoted && is_master(p) => {
+                second = p;
+                true
+            }
+            _ => false,
+        },
+    );
+    wait_for(20, "the former master to follow the new one", || {
+        replicates_from(promoted, second)
+    });
+}
