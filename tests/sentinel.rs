@@ -190,7 +190,7 @@ fn dump_logs(dir: &Path) {
         if p.extension().is_some_and(|x| x == "log") {
             let text = std::fs::read_to_string(&p).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
-            let from = lines.len().saturating_sub(40);
+            let from = lines.len().saturating_sub(80);
             eprintln!("==== {} ====", p.display());
             for l in &lines[from..] {
                 eprintln!("{l}");
@@ -200,12 +200,12 @@ fn dump_logs(dir: &Path) {
 }
 
 /// Removes the temporary directory unless the test failed, and prints the
-/// logs when it did.
+/// logs when it did (or when SENTINEL_TEST_LOGS is set).
 struct Cleanup(PathBuf);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("SENTINEL_TEST_LOGS").is_some() {
             dump_logs(&self.0);
         } else {
             let _ = std::fs::remove_dir_all(&self.0);
@@ -304,4 +304,103 @@ fn redis_sentinel_discovers_fails_over_and_reconfigures_ferrocache() {
     wait_for(20, "the former master to follow the new one", || {
         replicates_from(promoted, second)
     });
+}
+
+/// A real redis-server started from a config file (CONFIG REWRITE needs
+/// one), killed on drop.
+fn redis_with_conf(dir: &Path, name: &str, replicaof: Option<u16>) -> (Proc, u16) {
+    let port = free_port();
+    let conf = dir.join(format!("{name}.conf"));
+    let data = dir.join(name);
+    std::fs::create_dir_all(&data).expect("redis dir");
+    let mut text = format!(
+        "port {port}\nbind 127.0.0.1\nsave \"\"\ndir {}\nlogfile {}\n",
+        data.display(),
+        dir.join(format!("{name}.log")).display()
+    );
+    if let Some(m) = replicaof {
+        text.push_str(&format!("replicaof 127.0.0.1 {m}\n"));
+    }
+    std::fs::write(&conf, text).expect("redis conf");
+    let child = Command::new(crate::support::redis_server_path())
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn redis-server");
+    let p = Proc { child: Some(child) };
+    wait_for(10, "redis-server to answer", || {
+        Conn::try_connect(port)
+            .map(|mut c| c.cmd(&["PING"]) == b"+PONG\r\n")
+            .unwrap_or(false)
+    });
+    (p, port)
+}
+
+/// The transactions Sentinel sends to promote a replica and to point a
+/// node at a new master, on a Ferrocache replica and a Redis replica side
+/// by side: same replies, same effect, and the node keeps answering (the
+/// REPLICAOF inside EXEC used to deadlock on the journal's lock).
+#[test]
+fn sentinel_reconfiguration_transactions_match_redis() {
+    let dir = crate::support::temp_dir("sentinel-tx");
+    let _cleanup = Cleanup(dir.clone());
+    let fc_master = Node::new(&dir, "fm", None);
+    let fc_replica = Node::new(&dir, "fr", Some(fc_master.port));
+    let (_rm, redis_master) = redis_with_conf(&dir, "rm", None);
+    let (_rr, redis_replica) = redis_with_conf(&dir, "rr", Some(redis_master));
+    wait_for(15, "both replicas to sync", || {
+        replicates_from(fc_replica.port, fc_master.port)
+            && replicates_from(redis_replica, redis_master)
+    });
+
+    let run = |port: u16, target: Option<u16>| -> (String, bool) {
+        // A bystander: CLIENT KILL TYPE normal closes it, not the caller.
+        let mut other = Conn::connect(port);
+        assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n");
+        let mut c = Conn::connect(port);
+        c.cmd(&["CLIENT", "SETNAME", "sentinel-0123abcd-cmd"]);
+        let target = target.map(|p| p.to_string());
+        let slaveof: Vec<&str> = match &target {
+            Some(p) => vec!["SLAVEOF", "127.0.0.1", p],
+            None => vec!["SLAVEOF", "NO", "ONE"],
+        };
+        let mut replies = String::new();
+        for args in [
+            vec!["MULTI"],
+            slaveof,
+            vec!["CONFIG", "REWRITE"],
+            vec!["CLIENT", "KILL", "TYPE", "normal"],
+            vec!["EXEC"],
+        ] {
+            replies.push_str(&show(&c.cmd(&args)));
+        }
+        replies.push_str(&show(&c.cmd(&["PING"])));
+        (replies, other.is_closed())
+    };
+
+    // Promotion.
+    let ours = run(fc_replica.port, None);
+    let theirs = run(redis_replica, None);
+    assert_eq!(ours, theirs, "promotion (left: ferrocache, right: redis)");
+    assert!(ours.1, "the bystander was killed");
+    assert!(is_master(fc_replica.port));
+    let conf = std::fs::read_to_string(&fc_replica.conf).expect("conf");
+    assert!(!conf.contains("replicaof"), "rewritten config: {conf}");
+
+    // Back under the old master.
+    let ours = run(fc_replica.port, Some(fc_master.port));
+    let theirs = run(redis_replica, Some(redis_master));
+    assert_eq!(
+        ours, theirs,
+        "reconfiguration (left: ferrocache, right: redis)"
+    );
+    wait_for(15, "the node to follow its master again", || {
+        replicates_from(fc_replica.port, fc_master.port)
+    });
+    let conf = std::fs::read_to_string(&fc_replica.conf).expect("conf");
+    assert!(
+        conf.contains(&format!("replicaof 127.0.0.1 {}", fc_master.port)),
+        "rewritten config: {conf}"
+    );
 }
