@@ -404,3 +404,30 @@ fn sentinel_reconfiguration_transactions_match_redis() {
         "rewritten config: {conf}"
     );
 }
+
+/// `replica-announced` (Sentinel hides a replica that reports
+/// `replica_announced:0`) and `replica-priority` (0: never promoted) are
+/// configured and reported as Redis does.
+#[test]
+fn replica_announced_and_priority_are_configurable() {
+    let mut p =
+        crate::support::Pair::with(&[("replica-announced", "no"), ("replica-priority", "0")]);
+    p.check(&["CONFIG", "GET", "replica-announced"]);
+    p.check(&["CONFIG", "GET", "replica-priority"]);
+    p.check(&["CONFIG", "SET", "replica-announced", "maybe"]);
+    let master = crate::support::ferrocache_with(&[]);
+    let replica = crate::support::ferrocache_with(&[
+        ("replicaof", &format!("127.0.0.1 {}", master.port())),
+        ("replica-announced", "no"),
+        ("replica-priority", "0"),
+    ]);
+    let mut c = Conn::connect(replica.port());
+    let field = |c: &mut Conn, f: &str| crate::support::info_field(c, "replication", f);
+    assert_eq!(field(&mut c, "replica_announced"), "0");
+    assert_eq!(field(&mut c, "slave_priority"), "0");
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "replica-announced", "yes"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(field(&mut c, "replica_announced"), "1");
+}

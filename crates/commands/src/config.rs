@@ -282,6 +282,9 @@ pub static PARAMS: &[Param] = &[
         Kind::Int { min: 0, max: 65535 },
         "0",
     ),
+    // Sentinel leaves a replica that says `replica_announced:0` out of
+    // SENTINEL REPLICAS (INFO replication reads it).
+    p("replica-announced", Kind::Bool, "yes"),
     aliased("replica-priority", "slave-priority", INT, "100"),
     aliased("replica-read-only", "slave-read-only", Kind::Bool, "yes"),
     aliased(
