@@ -180,6 +180,8 @@ pub struct Replication {
     pub failover_abort: AtomicBool,
     /// The next PSYNC this server sends carries FAILOVER.
     pub failover_psync: AtomicBool,
+    /// Clients blocked in WAIT, for CLIENT UNBLOCK.
+    pub waiting: Mutex<std::collections::HashMap<u64, Arc<WaitUnblock>>>,
     /// Starts the FAILOVER coordinator (installed by the server).
     pub failover_starter: std::sync::OnceLock<Box<dyn Fn(FailoverRequest) + Send + Sync>>,
 }
@@ -221,6 +223,7 @@ impl Default for Replication {
             failover_abort: AtomicBool::new(false),
             failover_psync: AtomicBool::new(false),
             failover_starter: std::sync::OnceLock::new(),
+            waiting: Mutex::new(std::collections::HashMap::new()),
         }
     }
 }
@@ -272,6 +275,32 @@ impl Replication {
 pub enum SyncRequest {
     Psync { replid: String, offset: i64 },
     Sync,
+}
+
+/// How CLIENT UNBLOCK ended a WAIT: 0 not yet, [`UNBLOCK_TIMEOUT`] (the
+/// count so far is the answer) or [`UNBLOCK_ERROR`].
+#[derive(Default)]
+pub struct WaitUnblock {
+    pub how: AtomicU8,
+    pub notify: tokio::sync::Notify,
+}
+
+pub const UNBLOCK_TIMEOUT: u8 = 1;
+pub const UNBLOCK_ERROR: u8 = 2;
+
+/// CLIENT UNBLOCK of a client waiting in WAIT; false if it is not.
+pub fn unblock_wait(shared: &Shared, client: u64, error: bool) -> bool {
+    let Some(w) = shared.repl.waiting.lock().get(&client).cloned() else {
+        return false;
+    };
+    let how = if error {
+        UNBLOCK_ERROR
+    } else {
+        UNBLOCK_TIMEOUT
+    };
+    w.how.store(how, Ordering::Release);
+    w.notify.notify_one();
+    true
 }
 
 /// A WAIT the connection loop completes.
