@@ -584,7 +584,7 @@ pub fn become_replica(shared: &Shared, addr: MasterAddr) {
         if shared.journal.offset() > 0 {
             shared.repl.has_history.store(true, Ordering::Relaxed);
         }
-        disconnect_replicas(shared);
+        with_journal(shared, |s| disconnect_replicas(s));
     }
     shared
         .repl
@@ -610,14 +610,25 @@ pub fn promote(shared: &Shared) {
     shared.ks.set_replica_expiry(false);
     shift_replid(shared);
     shared
-        .journal
-        .ensure_backlog_on(&shared.ks, backlog_size(shared));
-    shared.journal.forget_db();
-    shared
         .repl
         .link_state
         .store(LINK_CONNECT, Ordering::Relaxed);
-    disconnect_replicas(shared);
+    with_journal(shared, |s| {
+        s.journal.ensure_backlog_on(&s.ks, backlog_size(s));
+        s.journal.forget_db();
+        disconnect_replicas(s);
+    });
+}
+
+/// Runs `f`, which takes the journal's lock, now or (inside EXEC, whose
+/// section holds that lock) once the transaction's section closes.
+fn with_journal(shared: &Shared, f: impl FnOnce(&Shared) + 'static) {
+    if !crate::journal::in_section() {
+        return f(shared);
+    }
+    if let Some(me) = shared.me.get().and_then(|w| w.upgrade()) {
+        crate::journal::when_unlocked(Box::new(move || f(&me)));
+    }
 }
 
 /// The current id becomes `replid2`, valid up to the next byte; a new id
