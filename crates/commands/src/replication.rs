@@ -584,7 +584,7 @@ pub fn become_replica(shared: &Shared, addr: MasterAddr) {
         if shared.journal.offset() > 0 {
             shared.repl.has_history.store(true, Ordering::Relaxed);
         }
-        with_journal(shared, |s| disconnect_replicas(s));
+        with_journal(shared, disconnect_replicas);
     }
     shared
         .repl
