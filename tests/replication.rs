@@ -459,3 +459,60 @@ fn failover_hands_over_to_a_real_redis_replica_which_continues_our_history() {
     caught_up(replica.port, fc.port());
     assert_eq!(fingerprint(replica.port), fingerprint(fc.port()));
 }
+
+#[test]
+fn wait_is_ended_by_client_unblock_as_in_redis() {
+    let mut pair = crate::support::Pair::new();
+    for (port, conn) in [
+        (pair.fc.port(), &mut pair.ours),
+        (pair.redis.port, &mut pair.theirs),
+    ] {
+        let id = String::from_utf8_lossy(&conn.cmd(&["CLIENT", "ID"]))
+            .trim_matches(|c: char| !c.is_ascii_digit())
+            .to_string();
+        conn.cmd(&["SET", "k", "v"]);
+        conn.send(&[b"WAIT", b"1", b"0"]);
+        let mut other = Conn::connect(port);
+        wait_for(5, "the client to block in WAIT", || {
+            other.cmd(&["CLIENT", "UNBLOCK", &id]) == b":1\r\n"
+        });
+        assert_eq!(conn.read_reply(), b":0\r\n", "port {port}");
+        conn.send(&[b"WAIT", b"1", b"0"]);
+        wait_for(5, "the client to block in WAIT", || {
+            other.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]) == b":1\r\n"
+        });
+        assert_eq!(
+            conn.read_reply(),
+            b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n",
+            "port {port}"
+        );
+    }
+    pair.check(&["WAIT", "0", "0"]);
+    pair.check(&["WAIT", "1", "-1"]);
+    pair.check(&["WAIT", "x", "0"]);
+}
+
+/// Sentinel promotes a replica with MULTI, REPLICAOF NO ONE, CONFIG
+/// REWRITE, CLIENT KILL TYPE normal, EXEC. On a replica the journal is on,
+/// EXEC holds its lock, and the promotion once waited for that same lock.
+#[test]
+fn regression_sentinel_style_promotion_inside_exec_does_not_deadlock() {
+    let master = ferrocache_with(&[]);
+    let replica = ferrocache_with(&[("replicaof", &format!("127.0.0.1 {}", master.port()))]);
+    let mut m = Conn::connect(master.port());
+    m.cmd(&["SET", "k", "v"]);
+    caught_up(master.port(), replica.port());
+    let mut r = Conn::connect(replica.port());
+    assert_eq!(r.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(r.cmd(&["REPLICAOF", "NO", "ONE"]), b"+QUEUED\r\n");
+    assert_eq!(r.cmd(&["CLIENT", "KILL", "TYPE", "normal"]), b"+QUEUED\r\n");
+    let exec = r.cmd(&["EXEC"]);
+    assert!(
+        exec.starts_with(b"*2\r\n+OK\r\n:"),
+        "{}",
+        crate::support::show(&exec)
+    );
+    assert_eq!(field(replica.port(), "replication", "role"), "master");
+    assert_eq!(r.cmd(&["SET", "x", "1"]), b"+OK\r\n");
+    assert_eq!(r.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+}

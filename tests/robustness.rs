@@ -8,8 +8,7 @@ use ferrocache_commands::table::all_commands;
 
 /// Commands that change the connection or the server in ways that would end
 /// the run (they have their own tests): SYNC and PSYNC turn the connection
-/// into a replica's, REPLICAOF makes the server a read-only replica, and WAIT
-/// with a large count and no timeout waits for replicas that never come.
+/// into a replica's, and REPLICAOF makes the server a read-only replica.
 const SKIP: &[&str] = &[
     "shutdown",
     "monitor",
@@ -24,7 +23,6 @@ const SKIP: &[&str] = &[
     "psync",
     "replicaof",
     "slaveof",
-    "wait",
 ];
 
 const WORDS: &[&str] = &[

@@ -576,7 +576,10 @@ fn cmd_client_unblock(ctx: &mut Ctx) -> CmdResult {
         Some(r) if is(r, "error") => UnblockMode::Error,
         Some(_) => return Err(errors::UNBLOCK_REASON.into()),
     };
-    let done = u64::try_from(id).is_ok_and(|id| crate::blocking::unblock(ctx.shared, id, mode));
+    let done = u64::try_from(id).is_ok_and(|id| {
+        crate::blocking::unblock(ctx.shared, id, mode)
+            || crate::replication::unblock_wait(ctx.shared, id, mode == UnblockMode::Error)
+    });
     ctx.reply().int(i64::from(done));
     Ok(())
 }

@@ -283,6 +283,9 @@ thread_local! {
     /// the AOF only, and the master's own bytes are fed to the backlog
     /// (see [`Journal::feed_raw`]).
     static FROM_MASTER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Work that needs the journal's lock, asked for while this thread
+    /// holds it in a section (REPLICAOF inside EXEC): run once it is free.
+    static DEFERRED: RefCell<Vec<Box<dyn FnOnce()>>> = const { RefCell::new(Vec::new()) };
     /// Records of the section this thread has open, if any.
     static SECTION: RefCell<Option<Vec<Record>>> = const { RefCell::new(None) };
 }
@@ -598,6 +601,19 @@ impl Drop for Section<'_> {
         if let Some(mut st) = self.state.take() {
             self.journal.append(&mut st, records, self.atomic);
         }
+        for f in DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut())) {
+            f();
+        }
+    }
+}
+
+/// Runs `f` now, or, if this thread is inside a section (and so holds the
+/// journal's lock), as soon as the section closes.
+pub fn when_unlocked(f: Box<dyn FnOnce()>) {
+    if in_section() {
+        DEFERRED.with(|d| d.borrow_mut().push(f));
+    } else {
+        f();
     }
 }
 

@@ -180,6 +180,8 @@ pub struct Replication {
     pub failover_abort: AtomicBool,
     /// The next PSYNC this server sends carries FAILOVER.
     pub failover_psync: AtomicBool,
+    /// Clients blocked in WAIT, for CLIENT UNBLOCK.
+    pub waiting: Mutex<std::collections::HashMap<u64, Arc<WaitUnblock>>>,
     /// Starts the FAILOVER coordinator (installed by the server).
     pub failover_starter: std::sync::OnceLock<Box<dyn Fn(FailoverRequest) + Send + Sync>>,
 }
@@ -221,6 +223,7 @@ impl Default for Replication {
             failover_abort: AtomicBool::new(false),
             failover_psync: AtomicBool::new(false),
             failover_starter: std::sync::OnceLock::new(),
+            waiting: Mutex::new(std::collections::HashMap::new()),
         }
     }
 }
@@ -272,6 +275,32 @@ impl Replication {
 pub enum SyncRequest {
     Psync { replid: String, offset: i64 },
     Sync,
+}
+
+/// How CLIENT UNBLOCK ended a WAIT: 0 not yet, [`UNBLOCK_TIMEOUT`] (the
+/// count so far is the answer) or [`UNBLOCK_ERROR`].
+#[derive(Default)]
+pub struct WaitUnblock {
+    pub how: AtomicU8,
+    pub notify: tokio::sync::Notify,
+}
+
+pub const UNBLOCK_TIMEOUT: u8 = 1;
+pub const UNBLOCK_ERROR: u8 = 2;
+
+/// CLIENT UNBLOCK of a client waiting in WAIT; false if it is not.
+pub fn unblock_wait(shared: &Shared, client: u64, error: bool) -> bool {
+    let Some(w) = shared.repl.waiting.lock().get(&client).cloned() else {
+        return false;
+    };
+    let how = if error {
+        UNBLOCK_ERROR
+    } else {
+        UNBLOCK_TIMEOUT
+    };
+    w.how.store(how, Ordering::Release);
+    w.notify.notify_one();
+    true
 }
 
 /// A WAIT the connection loop completes.
@@ -555,7 +584,7 @@ pub fn become_replica(shared: &Shared, addr: MasterAddr) {
         if shared.journal.offset() > 0 {
             shared.repl.has_history.store(true, Ordering::Relaxed);
         }
-        disconnect_replicas(shared);
+        with_journal(shared, disconnect_replicas);
     }
     shared
         .repl
@@ -581,14 +610,25 @@ pub fn promote(shared: &Shared) {
     shared.ks.set_replica_expiry(false);
     shift_replid(shared);
     shared
-        .journal
-        .ensure_backlog_on(&shared.ks, backlog_size(shared));
-    shared.journal.forget_db();
-    shared
         .repl
         .link_state
         .store(LINK_CONNECT, Ordering::Relaxed);
-    disconnect_replicas(shared);
+    with_journal(shared, |s| {
+        s.journal.ensure_backlog_on(&s.ks, backlog_size(s));
+        s.journal.forget_db();
+        disconnect_replicas(s);
+    });
+}
+
+/// Runs `f`, which takes the journal's lock, now or (inside EXEC, whose
+/// section holds that lock) once the transaction's section closes.
+fn with_journal(shared: &Shared, f: impl FnOnce(&Shared) + 'static) {
+    if !crate::journal::in_section() {
+        return f(shared);
+    }
+    if let Some(me) = shared.me.get().and_then(|w| w.upgrade()) {
+        crate::journal::when_unlocked(Box::new(move || f(&me)));
+    }
 }
 
 /// The current id becomes `replid2`, valid up to the next byte; a new id

@@ -186,8 +186,10 @@ where
                         if !out.is_empty() && !flush(&shared, &mut stream, &mut out).await {
                             break 'conn;
                         }
-                        let n = crate::replication::wait_acks(&shared, &handle, w).await;
-                        Encoder::new(&mut out, session.proto).int(n);
+                        match crate::replication::wait_acks(&shared, &handle, w).await {
+                            Ok(n) => Encoder::new(&mut out, session.proto).int(n),
+                            Err(e) => Encoder::new(&mut out, session.proto).error(e),
+                        }
                     }
                     if session.blocked.is_some()
                         && !wait_blocked(

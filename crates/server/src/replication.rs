@@ -506,24 +506,54 @@ async fn stream_loop<S>(
 
 /// Completes a WAIT: asks the replicas for an ACK and waits until enough
 /// acknowledged the client's last write, or the timeout. Returns the count.
-pub async fn wait_acks(shared: &Shared, handle: &ClientHandle, w: WaitRequest) -> i64 {
+/// CLIENT UNBLOCK ends it early: with the count so far, or with an error.
+pub async fn wait_acks(
+    shared: &Shared,
+    handle: &ClientHandle,
+    w: WaitRequest,
+) -> Result<i64, &'static str> {
+    let unblock = Arc::new(repl::WaitUnblock::default());
+    shared
+        .repl
+        .waiting
+        .lock()
+        .insert(handle.id, unblock.clone());
+    handle.blocked.store(true, Ordering::Relaxed);
+    let r = wait_acks_inner(shared, handle, w, &unblock).await;
+    handle.blocked.store(false, Ordering::Relaxed);
+    shared.repl.waiting.lock().remove(&handle.id);
+    r
+}
+
+async fn wait_acks_inner(
+    shared: &Shared,
+    handle: &ClientHandle,
+    w: WaitRequest,
+    unblock: &repl::WaitUnblock,
+) -> Result<i64, &'static str> {
     let deadline = (w.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(w.timeout_ms));
     shared.journal.feed_raw(GETACK);
     loop {
+        match unblock.how.load(Ordering::Acquire) {
+            repl::UNBLOCK_TIMEOUT => return Ok(shared.repl.count_acked(w.offset) as i64),
+            repl::UNBLOCK_ERROR => return Err(ferrocache_commands::errors::UNBLOCKED),
+            _ => {}
+        }
         let notified = shared.repl.acks.notified();
         let n = shared.repl.count_acked(w.offset);
         if n >= w.numreplicas {
-            return n as i64;
+            return Ok(n as i64);
         }
         let sleep = match deadline {
-            Some(d) if Instant::now() >= d => return n as i64,
+            Some(d) if Instant::now() >= d => return Ok(n as i64),
             Some(d) => d.saturating_duration_since(Instant::now()),
             None => Duration::from_secs(3600),
         };
         tokio::select! {
             _ = notified => {}
             _ = tokio::time::sleep(sleep.min(Duration::from_millis(100))) => {}
-            _ = handle.kill_notify.notified() => return n as i64,
+            _ = unblock.notify.notified() => {}
+            _ = handle.kill_notify.notified() => return Ok(n as i64),
         }
     }
 }
