@@ -245,7 +245,7 @@ fn cmd_exec(ctx: &mut Ctx) -> CmdResult {
     }
     let shared = ctx.shared;
     let _gate = shared.gate.exclusive();
-    let mut section = shared.journal.open(true);
+    let _section = shared.journal.open(true);
     // A watched key that expired since WATCH and is still in the table goes
     // now; its removal raises the flag like any other change.
     for (db, key) in &ctx.session.watch.keys {
@@ -260,28 +260,10 @@ fn cmd_exec(ctx: &mut Ctx) -> CmdResult {
     ctx.reply().array(multi.queue.len());
     ctx.session.in_exec = Some(ctx.now_ms);
     for args in &multi.queue {
-        if changes_role(args) && section.is_some() {
-            // REPLICAOF/SLAVEOF takes the journal's lock itself (a new
-            // stream starts, the backlog and feeds change), so it runs
-            // between two sections. Sentinel sends it inside MULTI ...
-            // EXEC when it promotes or reconfigures a node; the stream
-            // it ends does not continue past it anyway.
-            drop(section.take());
-            crate::dispatch::run(shared, ctx.session, args, ctx.out);
-            section = shared.journal.open(true);
-        } else {
-            crate::dispatch::run(shared, ctx.session, args, ctx.out);
-        }
+        crate::dispatch::run(shared, ctx.session, args, ctx.out);
     }
-    drop(section);
     ctx.session.in_exec = None;
     Ok(())
-}
-
-/// REPLICAOF and its alias SLAVEOF.
-fn changes_role(args: &[Bytes]) -> bool {
-    args.first()
-        .is_some_and(|c| c.eq_ignore_ascii_case(b"replicaof") || c.eq_ignore_ascii_case(b"slaveof"))
 }
 
 /// Leaves MULTI, dropping what was queued.
