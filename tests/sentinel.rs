@@ -40,6 +40,11 @@ struct Node {
 
 impl Node {
     fn new(dir: &Path, name: &str, replicaof: Option<u16>) -> Node {
+        Node::with(dir, name, replicaof, "")
+    }
+
+    /// A node with `extra` lines in its config file.
+    fn with(dir: &Path, name: &str, replicaof: Option<u16>, extra: &str) -> Node {
         let port = free_port();
         let conf = dir.join(format!("{name}.conf"));
         let data = dir.join(name);
@@ -52,6 +57,7 @@ impl Node {
         if let Some(m) = replicaof {
             text.push_str(&format!("replicaof 127.0.0.1 {m}\n"));
         }
+        text.push_str(extra);
         std::fs::write(&conf, text).expect("node conf");
         let mut n = Node {
             proc: Proc { child: None },
@@ -74,7 +80,10 @@ impl Node {
         let port = self.port;
         wait_for(10, &format!("ferrocache on {port} to answer"), || {
             Conn::try_connect(port)
-                .map(|mut c| c.cmd(&["PING"]) == b"+PONG\r\n")
+                .map(|mut c| {
+                    let r = c.cmd(&["PING"]);
+                    r == b"+PONG\r\n" || r.starts_with(b"-NOAUTH")
+                })
                 .unwrap_or(false)
         });
     }
@@ -87,16 +96,21 @@ struct Sentinel {
 
 impl Sentinel {
     fn new(dir: &Path, i: usize, master: u16) -> Sentinel {
+        Sentinel::with(dir, i, master, 2, "")
+    }
+
+    /// A sentinel with the given quorum and `extra` config lines.
+    fn with(dir: &Path, i: usize, master: u16, quorum: u32, extra: &str) -> Sentinel {
         let port = free_port();
         let conf = dir.join(format!("sentinel{i}.conf"));
         let log = dir.join(format!("sentinel{i}.log"));
         let text = format!(
             "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile {log}\n\
              sentinel resolve-hostnames no\n\
-             sentinel monitor mymaster 127.0.0.1 {master} 2\n\
+             sentinel monitor mymaster 127.0.0.1 {master} {quorum}\n\
              sentinel down-after-milliseconds mymaster 1000\n\
              sentinel failover-timeout mymaster 5000\n\
-             sentinel parallel-syncs mymaster 1\n",
+             sentinel parallel-syncs mymaster 1\n{extra}",
             dir = dir.display(),
             log = log.display()
         );
@@ -164,8 +178,18 @@ fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
 }
 
 fn info(port: u16) -> String {
+    info_with(port, None)
+}
+
+/// INFO replication, after AUTH when `pass` is given.
+fn info_with(port: u16, pass: Option<&str>) -> String {
     Conn::try_connect(port)
-        .map(|mut c| String::from_utf8_lossy(&c.cmd(&["INFO", "replication"])).into_owned())
+        .map(|mut c| {
+            if let Some(p) = pass {
+                c.cmd(&["AUTH", p]);
+            }
+            String::from_utf8_lossy(&c.cmd(&["INFO", "replication"])).into_owned()
+        })
         .unwrap_or_default()
 }
 
@@ -430,4 +454,40 @@ fn replica_announced_and_priority_are_configurable() {
         b"+OK\r\n"
     );
     assert_eq!(field(&mut c, "replica_announced"), "1");
+}
+
+/// Nodes protected by `requirepass` (replicas authenticate with
+/// `masterauth`), one sentinel with `sentinel auth-pass`: it discovers the
+/// replica, and promotes it when the master is killed.
+#[test]
+fn redis_sentinel_fails_over_password_protected_ferrocache() {
+    let dir = crate::support::temp_dir("sentinel-auth");
+    let _cleanup = Cleanup(dir.clone());
+    let auth = "requirepass s3cret\nmasterauth s3cret\n";
+    let mut master = Node::with(&dir, "am", None, auth);
+    let replica = Node::with(&dir, "ar", Some(master.port), auth);
+    let up = |port: u16, from: u16| {
+        let i = info_with(port, Some("s3cret"));
+        i.contains("role:slave")
+            && i.contains(&format!("master_port:{from}\r\n"))
+            && i.contains("master_link_status:up")
+    };
+    wait_for(15, "the replica to sync with AUTH", || {
+        up(replica.port, master.port)
+    });
+    let s = Sentinel::with(
+        &dir,
+        0,
+        master.port,
+        1,
+        "sentinel auth-pass mymaster s3cret\n",
+    );
+    wait_for(15, "the sentinel to see the replica", || {
+        s.count_ok("replicas") == 1
+    });
+    master.proc.kill();
+    wait_for(30, "the sentinel to promote the replica", || {
+        s.master_port() == Some(replica.port)
+            && info_with(replica.port, Some("s3cret")).contains("role:master")
+    });
 }
