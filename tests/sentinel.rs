@@ -288,6 +288,15 @@ fn redis_sentinel_discovers_fails_over_and_reconfigures_ferrocache() {
         replicates_from(other, promoted)
     });
     let mut w = Conn::connect(promoted);
+    let role = show(&w.cmd(&["ROLE"]));
+    assert!(role.starts_with("*3\\r\\n$6\\r\\nmaster\\r\\n"), "{role}");
+    let role = show(&Conn::connect(other).cmd(&["ROLE"]));
+    assert!(
+        role.starts_with(&format!(
+            "*5\\r\\n$5\\r\\nslave\\r\\n$9\\r\\n127.0.0.1\\r\\n:{promoted}\\r\\n$9\\r\\nconnected\\r\\n"
+        )),
+        "{role}"
+    );
     assert_eq!(w.cmd(&["SET", "after-failover", "yes"]), b"+OK\r\n");
     wait_for(10, "a write on the new master to reach the replica", || {
         Conn::try_connect(other)
@@ -490,4 +499,30 @@ fn redis_sentinel_fails_over_password_protected_ferrocache() {
         s.master_port() == Some(replica.port)
             && info_with(replica.port, Some("s3cret")).contains("role:master")
     });
+}
+
+/// Subscribed clients are of type pubsub, not normal: Sentinel's
+/// `CLIENT KILL TYPE normal` after a reconfiguration leaves them (its own
+/// hello link among them) connected, as Redis does.
+#[test]
+fn subscribers_are_pubsub_clients_not_normal_ones() {
+    let mut p = crate::support::Pair::new();
+    let mut sub = p.link();
+    sub.check(&["SUBSCRIBE", "__sentinel__:hello"]);
+    let mut psub = p.link();
+    psub.check(&["PSUBSCRIBE", "x*"]);
+    let mut ssub = p.link();
+    ssub.check(&["SSUBSCRIBE", "y"]);
+    let mut normal = p.link();
+    normal.check(&["PING"]);
+    let lines = |reply: &[u8]| String::from_utf8_lossy(reply).matches("id=").count();
+    let (ours, theirs) = p.both(&["CLIENT", "LIST", "TYPE", "pubsub"]);
+    assert_eq!((lines(&ours), lines(&theirs)), (3, 3));
+    let (ours, theirs) = p.both(&["CLIENT", "LIST", "TYPE", "normal"]);
+    assert_eq!(lines(&ours), lines(&theirs));
+    p.check(&["CLIENT", "KILL", "TYPE", "normal"]);
+    assert!(normal.ours.is_closed() && normal.theirs.is_closed());
+    p.check(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    assert!(sub.ours.is_closed() && sub.theirs.is_closed());
+    assert!(ssub.ours.is_closed() && ssub.theirs.is_closed());
 }

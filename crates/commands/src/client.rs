@@ -226,11 +226,21 @@ fn parse_kind(arg: &[u8]) -> Result<Kind, CmdError> {
 }
 
 /// MONITOR connections count as normal: Redis marks them as replicas
-/// internally but shows them as normal clients.
+/// internally but shows them as normal clients. A client subscribed to
+/// anything (channels, patterns, shard channels) is of type pubsub, so
+/// `CLIENT KILL TYPE normal`, which Sentinel sends after reconfiguring a
+/// node, leaves subscribers (Sentinel's own hello link among them) alone.
 fn kind_of(h: &ClientHandle) -> Kind {
     match h.role.load(Ordering::Relaxed) {
         crate::clients::ROLE_MASTER => Kind::Master,
         crate::clients::ROLE_REPLICA => Kind::Replica,
+        _ if h.subs.load(Ordering::Relaxed)
+            + h.psubs.load(Ordering::Relaxed)
+            + h.ssubs.load(Ordering::Relaxed)
+            > 0 =>
+        {
+            Kind::PubSub
+        }
         _ => Kind::Normal,
     }
 }
