@@ -315,6 +315,12 @@ fn redis_sentinel_discovers_fails_over_and_reconfigures_ferrocache() {
     wait_for(30, "the restarted old master to be reconfigured", || {
         replicates_from(old, promoted)
     });
+    // Sentinel's CONFIG REWRITE kept the new role in the config file.
+    let conf = std::fs::read_to_string(&master.conf).expect("conf");
+    assert!(
+        conf.contains(&format!("replicaof 127.0.0.1 {promoted}")),
+        "rewritten config: {conf}"
+    );
 
     // A failover on demand promotes another node.
     wait_for(20, "the sentinel to see the new replicas", || {
