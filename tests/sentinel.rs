@@ -532,3 +532,57 @@ fn subscribers_are_pubsub_clients_not_normal_ones() {
     assert!(sub.ours.is_closed() && sub.theirs.is_closed());
     assert!(ssub.ours.is_closed() && ssub.theirs.is_closed());
 }
+
+/// PUBLISH on a master reaches subscribers on its replicas (Redis
+/// propagates it outside cluster mode; Sentinel's hellos travel that way
+/// too), alone, inside MULTI and from a script; the replica stays in step.
+#[test]
+fn publish_on_a_master_reaches_subscribers_of_its_replicas() {
+    let fc = crate::support::ferrocache_with(&[]);
+    let replica = crate::support::redis(&[("replicaof", &format!("127.0.0.1 {}", fc.port()))]);
+    let fc_replica =
+        crate::support::ferrocache_with(&[("replicaof", &format!("127.0.0.1 {}", fc.port()))]);
+    wait_for(15, "both replicas to sync", || {
+        replicates_from(replica.port, fc.port()) && replicates_from(fc_replica.port(), fc.port())
+    });
+    let mut subs: Vec<Conn> = [replica.port, fc_replica.port()]
+        .iter()
+        .map(|&p| {
+            let mut c = Conn::connect(p);
+            assert!(show(&c.cmd(&["SUBSCRIBE", "__sentinel__:hello"])).contains("subscribe"));
+            c
+        })
+        .collect();
+    let mut m = Conn::connect(fc.port());
+    assert_eq!(m.cmd(&["PUBLISH", "__sentinel__:hello", "one"]), b":0\r\n");
+    m.cmd(&["MULTI"]);
+    m.cmd(&["SET", "k", "v"]);
+    m.cmd(&["PUBLISH", "__sentinel__:hello", "two"]);
+    assert_eq!(m.cmd(&["EXEC"]), b"*2\r\n+OK\r\n:0\r\n");
+    m.cmd(&[
+        "EVAL",
+        "return redis.call('PUBLISH', KEYS[1], ARGV[1])",
+        "1",
+        "__sentinel__:hello",
+        "three",
+    ]);
+    for s in subs.iter_mut() {
+        for msg in ["one", "two", "three"] {
+            assert_eq!(
+                show(&s.read_reply()),
+                format!("*3\\r\\n$7\\r\\nmessage\\r\\n$18\\r\\n__sentinel__:hello\\r\\n${}\\r\\n{msg}\\r\\n", msg.len())
+            );
+        }
+    }
+    let offset =
+        |p: u16, f: &str| crate::support::info_field(&mut Conn::connect(p), "replication", f);
+    wait_for(10, "the replicas to acknowledge the whole stream", || {
+        let end = offset(fc.port(), "master_repl_offset");
+        offset(replica.port, "slave_repl_offset") == end
+            && offset(fc_replica.port(), "slave_repl_offset") == end
+    });
+    assert_eq!(
+        Conn::connect(replica.port).cmd(&["GET", "k"]),
+        b"$1\r\nv\r\n"
+    );
+}

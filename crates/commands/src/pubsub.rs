@@ -701,8 +701,35 @@ fn cmd_publish(ctx: &mut Ctx) -> CmdResult {
         .shared
         .pubsub
         .publish(ctx.arg(1), ctx.arg(2), ctx.now_ms);
+    propagate_publish(ctx);
     ctx.reply().int(n as i64);
     Ok(())
+}
+
+/// A master passes PUBLISH on to its replicas (not to the AOF), as Redis
+/// does outside cluster mode: their subscribers get the message too
+/// (Sentinel's hellos reach its links to the replicas that way) and the
+/// stream's offsets count it. Inside EXEC or a script it joins the open
+/// journal section (whose lock this thread holds).
+fn propagate_publish(ctx: &Ctx) {
+    let shared = ctx.shared;
+    if !shared.journal.is_on() || shared.repl.is_replica() {
+        return;
+    }
+    if crate::journal::in_section() {
+        crate::journal::record(ctx.session.db, ctx.args.to_vec());
+        return;
+    }
+    if !shared.journal.backlog_info().active && shared.journal.feeds() == 0 {
+        return;
+    }
+    let mut buf = BytesMut::new();
+    let mut e = Encoder::new(&mut buf, Protocol::Resp2);
+    e.array(ctx.args.len());
+    for a in ctx.args {
+        e.bulk(a);
+    }
+    shared.journal.feed_raw(&buf);
 }
 
 fn cmd_spublish(ctx: &mut Ctx) -> CmdResult {
