@@ -533,7 +533,7 @@ fn subscribers_are_pubsub_clients_not_normal_ones() {
     assert!(ssub.ours.is_closed() && ssub.theirs.is_closed());
 }
 
-/// PUBLISH on a master reaches subscribers on its replicas (Redis
+/// PUBLISH (and SPUBLISH) on a master reaches subscribers on its replicas (Redis
 /// propagates it outside cluster mode; Sentinel's hellos travel that way
 /// too), alone, inside MULTI and from a script; the replica stays in step.
 #[test]
@@ -573,6 +573,19 @@ fn publish_on_a_master_reaches_subscribers_of_its_replicas() {
                 format!("*3\\r\\n$7\\r\\nmessage\\r\\n$18\\r\\n__sentinel__:hello\\r\\n${}\\r\\n{msg}\\r\\n", msg.len())
             );
         }
+    }
+    // SPUBLISH travels the same way.
+    for &p in &[replica.port, fc_replica.port()] {
+        let mut c = Conn::connect(p);
+        assert!(show(&c.cmd(&["SSUBSCRIBE", "shard"])).contains("ssubscribe"));
+        subs.push(c);
+    }
+    assert_eq!(m.cmd(&["SPUBLISH", "shard", "four"]), b":0\r\n");
+    for s in subs[2..].iter_mut() {
+        assert_eq!(
+            show(&s.read_reply()),
+            "*3\\r\\n$8\\r\\nsmessage\\r\\n$5\\r\\nshard\\r\\n$4\\r\\nfour\\r\\n"
+        );
     }
     let offset =
         |p: u16, f: &str| crate::support::info_field(&mut Conn::connect(p), "replication", f);

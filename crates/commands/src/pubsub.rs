@@ -706,7 +706,7 @@ fn cmd_publish(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// A master passes PUBLISH on to its replicas (not to the AOF), as Redis
+/// A master passes PUBLISH and SPUBLISH on to its replicas (not to the AOF), as Redis
 /// does outside cluster mode: their subscribers get the message too
 /// (Sentinel's hellos reach its links to the replicas that way) and the
 /// stream's offsets count it. Inside EXEC or a script it joins the open
@@ -737,6 +737,7 @@ fn cmd_spublish(ctx: &mut Ctx) -> CmdResult {
         .shared
         .pubsub
         .spublish(ctx.arg(1), ctx.arg(2), ctx.now_ms);
+    propagate_publish(ctx);
     ctx.reply().int(n as i64);
     Ok(())
 }
