@@ -534,6 +534,9 @@ fn subscribers_are_pubsub_clients_not_normal_ones() {
     assert_eq!(lines(&ours), lines(&theirs));
     p.check(&["CLIENT", "KILL", "TYPE", "normal"]);
     assert!(normal.ours.is_closed() && normal.theirs.is_closed());
+    // The subscribers are still there.
+    sub.check(&["PING"]);
+    psub.check(&["PING"]);
     p.check(&["CLIENT", "KILL", "TYPE", "pubsub"]);
     assert!(sub.ours.is_closed() && sub.theirs.is_closed());
     assert!(ssub.ours.is_closed() && ssub.theirs.is_closed());
