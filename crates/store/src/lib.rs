@@ -26,6 +26,7 @@ pub mod list;
 pub mod set;
 pub mod value;
 pub mod watch;
+pub mod zset;
 
 pub use hash::Hash;
 pub use keyspace::{
@@ -35,3 +36,4 @@ pub use keyspace::{
 pub use set::Set;
 pub use value::{StrValue, Value, ValueType};
 pub use watch::{WatchFlag, Watches};
+pub use zset::Zset;
