@@ -44,5 +44,6 @@ pub mod slowlog;
 pub mod stats;
 pub mod string;
 pub mod table;
+pub mod zset;
 
 pub use context::{CmdError, CmdResult, Ctx, Session, Shared};
