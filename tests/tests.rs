@@ -20,3 +20,4 @@ mod server;
 mod sets;
 mod strings;
 mod transactions;
+mod zsets;

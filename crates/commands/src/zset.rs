@@ -706,6 +706,7 @@ fn store_result(
     dst: &[u8],
     items: &[(Bytes, f64)],
     event: &str,
+    listpack_first: bool,
 ) -> usize {
     if items.is_empty() {
         if locked.remove(db, dst).is_some() {
@@ -715,7 +716,16 @@ fn store_result(
         return 0;
     }
     let limits = limits(ctx);
-    let mut z = Zset::new();
+    // Redis builds the result as a skiplist and converts it to a listpack
+    // when small enough; which one it ends as decides whether -0 keeps its
+    // sign (a listpack drops it), so the encoding is chosen up front.
+    let small = items.len() <= limits.max_entries
+        && items.iter().all(|(m, _)| m.len() <= limits.max_value);
+    let mut z = if small || listpack_first {
+        Zset::new()
+    } else {
+        Zset::for_first(usize::MAX, limits)
+    };
     for (m, s) in items {
         z.insert(m, *s, limits);
     }
@@ -741,7 +751,21 @@ fn cmd_zrangestore(ctx: &mut Ctx) -> CmdResult {
             z.range(lo, hi, spec.rev)
         }
     };
-    let n = store_result(ctx, &mut locked, db, dst, &items, "zrangestore");
+    // ZRANGESTORE starts from a listpack unless a rank range is known to
+    // be too long for one.
+    let listpack_first = match spec.query {
+        Query::Rank(..) => items.len() <= limits(ctx).max_entries,
+        _ => true,
+    };
+    let n = store_result(
+        ctx,
+        &mut locked,
+        db,
+        dst,
+        &items,
+        "zrangestore",
+        listpack_first,
+    );
     drop(locked);
     ctx.reply().int(n as i64);
     Ok(())
@@ -887,15 +911,20 @@ fn zpop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
                 .ok()
                 .filter(|n| *n >= 0)
                 .ok_or(CmdError::from(errors::MUST_BE_POSITIVE))?;
-            if n == 0 {
-                ctx.reply().array(0);
-                return Ok(());
-            }
             Some(usize::try_from(n).unwrap_or(usize::MAX))
         }
     };
     let (db, key) = (ctx.db(), ctx.arg(1));
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
+    // A count of zero answers an empty array, once the type is checked.
+    if count == Some(0) {
+        if let Some(e) = locked.get(db, key) {
+            as_zset(e)?;
+        }
+        drop(locked);
+        ctx.reply().array(0);
+        return Ok(());
+    }
     let popped = pop(ctx, &mut locked, db, key, end, count.unwrap_or(1))?.unwrap_or_default();
     drop(locked);
     reply_popped(&mut ctx.reply(), None, &popped, count.is_some());
@@ -1029,7 +1058,8 @@ fn cmd_zrandmember(ctx: &mut Ctx) -> CmdResult {
     let picks: Vec<usize> = if l < 0 {
         (0..count).map(|_| fastrand::usize(..size)).collect()
     } else if count >= size as u64 {
-        (0..size).collect()
+        // The whole set, highest first, as Redis sends it.
+        (0..size).rev().collect()
     } else {
         let mut idx: Vec<usize> = (0..size).collect();
         let count = count as usize;
@@ -1236,7 +1266,10 @@ fn compute(mut srcs: Vec<Source>, op: SetOp, agg: Aggregate, limit: usize) -> Ve
                 let mut score = weighted(*s, first.weight);
                 for (map, src) in maps.iter().zip(srcs.iter().skip(1)) {
                     match map.get(&m[..]) {
-                        Some(v) => aggregate(&mut score, weighted(*v, src.weight), agg),
+                        // Only the leading score has NaN (inf * 0) zeroed,
+                        // as in Redis; a NaN here is absorbed by the
+                        // aggregate.
+                        Some(v) => aggregate(&mut score, *v * src.weight, agg),
                         None => continue 'outer,
                     }
                 }
@@ -1322,7 +1355,7 @@ fn setop_store(ctx: &mut Ctx, op: SetOp, name: &str) -> CmdResult {
         ctx.now_ms,
     );
     let (_, out) = run_setop(ctx, &mut locked, args, keys, op, true, false)?;
-    let n = store_result(ctx, &mut locked, db, dst, &out, name);
+    let n = store_result(ctx, &mut locked, db, dst, &out, name, false);
     drop(locked);
     ctx.reply().int(n as i64);
     Ok(())
