@@ -861,7 +861,7 @@ fn command(rng: &mut Rng) -> Vec<String> {
             }
             c
         }
-        26 | 27 | 28 => {
+        26..=28 => {
             let (name, store) = match rng.u8(0..6) {
                 0 => ("ZUNION", false),
                 1 => ("ZINTER", false),
@@ -943,7 +943,8 @@ fn run_stream(seed: u64, len: usize, settings: &[(&str, &str)]) {
         let (ours, theirs) = p.both(&args);
         // ZRANDMEMBER 100 answers the whole set, in an order only a
         // listpack fixes; ZSCAN of a skiplist follows Redis's hash order.
-        let unordered = c[0].eq_ignore_ascii_case("ZRANDMEMBER") || c[0].eq_ignore_ascii_case("ZSCAN");
+        let unordered =
+            c[0].eq_ignore_ascii_case("ZRANDMEMBER") || c[0].eq_ignore_ascii_case("ZSCAN");
         let same = if unordered {
             head(&ours) == head(&theirs) && sorted_lines(&ours) == sorted_lines(&theirs)
         } else {

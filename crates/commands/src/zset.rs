@@ -278,7 +278,7 @@ fn zadd_generic(ctx: &mut Ctx, mut f: AddFlags, scoreidx: usize) -> CmdResult {
     if f.nx && f.xx {
         return Err(errors::ZADD_XX_NX.into());
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(errors::ZADD_GT_LT_NX.into());
     }
     if f.incr && pairs.len() > 2 {
@@ -444,10 +444,7 @@ fn cmd_zmscore(ctx: &mut Ctx) -> CmdResult {
     let members = ctx.args.get(2..).unwrap_or(&[]);
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
     let z = read_zset(&mut locked, db, key)?;
-    let scores: Vec<Option<f64>> = members
-        .iter()
-        .map(|m| z.and_then(|z| z.score(m)))
-        .collect();
+    let scores: Vec<Option<f64>> = members.iter().map(|m| z.and_then(|z| z.score(m))).collect();
     drop(locked);
     let mut r = ctx.reply();
     r.array(scores.len());
@@ -463,8 +460,10 @@ fn cmd_zmscore(ctx: &mut Ctx) -> CmdResult {
 fn rank_generic(ctx: &mut Ctx, rev: bool) -> CmdResult {
     let (db, key, m) = (ctx.db(), ctx.arg(1), ctx.arg(2));
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
-    let rank = read_zset(&mut locked, db, key)?
-        .and_then(|z| z.rank(m).map(|(r, _)| if rev { z.len() - 1 - r } else { r }));
+    let rank = read_zset(&mut locked, db, key)?.and_then(|z| {
+        z.rank(m)
+            .map(|(r, _)| if rev { z.len() - 1 - r } else { r })
+    });
     drop(locked);
     match rank {
         Some(r) => ctx.reply().int(r as i64),
@@ -719,8 +718,8 @@ fn store_result(
     // Redis builds the result as a skiplist and converts it to a listpack
     // when small enough; which one it ends as decides whether -0 keeps its
     // sign (a listpack drops it), so the encoding is chosen up front.
-    let small = items.len() <= limits.max_entries
-        && items.iter().all(|(m, _)| m.len() <= limits.max_value);
+    let small =
+        items.len() <= limits.max_entries && items.iter().all(|(m, _)| m.len() <= limits.max_value);
     let mut z = if small || listpack_first {
         Zset::new()
     } else {
@@ -890,7 +889,11 @@ pub fn reply_popped(r: &mut Encoder, key: Option<&[u8]>, popped: &[(Bytes, f64)]
         return;
     }
     let pairs = nested && r.is_resp3();
-    r.array(if pairs { popped.len() } else { popped.len() * 2 });
+    r.array(if pairs {
+        popped.len()
+    } else {
+        popped.len() * 2
+    });
     for (m, s) in popped {
         if pairs {
             r.array(2);

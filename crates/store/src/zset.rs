@@ -228,7 +228,8 @@ impl Listpack {
     }
 
     fn find(&self, member: &[u8]) -> Option<LpEntry> {
-        self.entries().find(|e| &self.buf[e.member.clone()] == member)
+        self.entries()
+            .find(|e| &self.buf[e.member.clone()] == member)
     }
 
     /// Inserts a member known to be absent, at its sorted place.
@@ -409,16 +410,18 @@ impl Skiplist {
         let h = self.hasher.hash_one(member);
         let nodes = &self.nodes;
         let hasher = &self.hasher;
-        self.index.insert_unique(h, x, |&i| {
-            hasher.hash_one(&*nodes[i as usize].member)
-        });
+        self.index
+            .insert_unique(h, x, |&i| hasher.hash_one(&*nodes[i as usize].member));
     }
 
     /// Removes the node `x` (found through the index).
     fn remove_node(&mut self, x: u32) {
         let (update, h) = {
             let n = self.node(x);
-            (self.search(n.score, &n.member).0, self.hasher.hash_one(&*n.member))
+            (
+                self.search(n.score, &n.member).0,
+                self.hasher.hash_one(&*n.member),
+            )
         };
         for (i, &u) in update.iter().enumerate().take(self.level) {
             let ul = self.link(u, i);
@@ -602,8 +605,7 @@ impl Zset {
     pub fn insert(&mut self, member: &[u8], score: f64, limits: Limits) -> bool {
         let new = self.remove(member).is_none();
         if let Zset::Listpack(l) = self {
-            if new && (l.len as usize + 1 > limits.max_entries || member.len() > limits.max_value)
-            {
+            if new && (l.len as usize + 1 > limits.max_entries || member.len() > limits.max_value) {
                 self.convert_to_skiplist();
             }
         }
@@ -861,7 +863,14 @@ mod tests {
 
     #[test]
     fn ranges_by_score_and_lex() {
-        for limits in [big(), Limits::default(), Limits { max_entries: 0, max_value: 0 }] {
+        for limits in [
+            big(),
+            Limits::default(),
+            Limits {
+                max_entries: 0,
+                max_value: 0,
+            },
+        ] {
             let mut z = Zset::for_first(1, limits);
             for (i, m) in ["a", "b", "c", "d", "e"].iter().enumerate() {
                 z.insert(m.as_bytes(), i as f64, limits);
@@ -907,7 +916,10 @@ mod tests {
             match rng.u8(0..4) {
                 0 | 1 => {
                     let s = rng.i32(-50..50) as f64 / 2.0;
-                    assert_eq!(z.insert(m.as_bytes(), s, limits), model.insert(m, s).is_none());
+                    assert_eq!(
+                        z.insert(m.as_bytes(), s, limits),
+                        model.insert(m, s).is_none()
+                    );
                 }
                 2 => assert_eq!(z.remove(m.as_bytes()), model.remove(&m)),
                 _ => {
