@@ -5,6 +5,82 @@
 
 use crate::support::{show, Conn, Pair};
 use fastrand::Rng;
+use ferrocache_protocol::frame::{self, Frame};
+
+/// Name, arity, flags and key positions of every sorted set command agree
+/// with Redis's COMMAND INFO, and COMMAND GETKEYS finds the same keys.
+#[test]
+fn command_table_metadata_matches_redis() {
+    let mut p = Pair::new();
+    for name in [
+        "zadd",
+        "zincrby",
+        "zrem",
+        "zcard",
+        "zscore",
+        "zmscore",
+        "zrank",
+        "zrevrank",
+        "zcount",
+        "zlexcount",
+        "zrange",
+        "zrangestore",
+        "zrangebyscore",
+        "zrevrangebyscore",
+        "zrangebylex",
+        "zrevrangebylex",
+        "zrevrange",
+        "zremrangebyrank",
+        "zremrangebyscore",
+        "zremrangebylex",
+        "zpopmin",
+        "zpopmax",
+        "zmpop",
+        "zrandmember",
+        "zunion",
+        "zinter",
+        "zdiff",
+        "zunionstore",
+        "zinterstore",
+        "zdiffstore",
+        "zintercard",
+        "zscan",
+    ] {
+        let (ours, theirs) = p.both(&["COMMAND", "INFO", name]);
+        let head = |bytes: &[u8]| -> Vec<Frame> {
+            let Some(Frame::Array(outer)) = frame::parse(bytes).ok().flatten().map(|(f, _)| f)
+            else {
+                panic!("COMMAND INFO {name}: {}", show(bytes));
+            };
+            let Some(Frame::Array(info)) = outer.into_iter().next() else {
+                panic!("COMMAND INFO {name}: no entry");
+            };
+            let mut head: Vec<Frame> = info.into_iter().take(6).collect();
+            if let Some(Frame::Set(flags) | Frame::Array(flags)) = head.get_mut(2) {
+                flags.sort_by_key(|f| format!("{f:?}"));
+            }
+            if let Some(f @ Frame::Set(_)) = head.get_mut(2) {
+                if let Frame::Set(v) = std::mem::replace(f, Frame::Null) {
+                    *f = Frame::Array(v);
+                }
+            }
+            head
+        };
+        assert_eq!(head(&ours), head(&theirs), "COMMAND INFO {name}");
+    }
+    p.check_script(
+        r#"
+        COMMAND GETKEYS ZADD k 1 a
+        COMMAND GETKEYS ZRANGESTORE d s 0 1
+        COMMAND GETKEYS ZUNIONSTORE d 2 a b WEIGHTS 1 2
+        COMMAND GETKEYS ZINTERSTORE d 1 a
+        COMMAND GETKEYS ZDIFFSTORE d 2 a b
+        COMMAND GETKEYS ZUNION 2 a b
+        COMMAND GETKEYS ZINTERCARD 2 a b LIMIT 1
+        COMMAND GETKEYS ZMPOP 2 a b MIN COUNT 1
+        "#,
+    );
+}
 
 #[test]
 fn zadd_and_point_reads_match_redis() {
