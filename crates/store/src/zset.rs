@@ -4,8 +4,9 @@
 //!   then member (bytewise). Each entry is a LEB128 member length, the
 //!   member's bytes, then the score: a LEB128 code whose low bit says
 //!   whether the score is an integer (the zigzagged value in the other bits,
-//!   one byte for scores -32..31) or a double (the code is 1 and eight
-//!   little-endian bytes follow). Small sorted sets, by far the most common,
+//!   one byte for scores -32..31) or not: code 3 when the score is exactly a
+//!   `f32` (1.5, 0.25, infinities; four little-endian bytes follow), code 1
+//!   otherwise (eight bytes of `f64`). Small sorted sets, by far the most common,
 //!   cost one allocation and a few bytes per member, like Redis's listpack.
 //! * `Skiplist`: once the set holds more than `zset-max-listpack-entries`
 //!   members or a member longer than `zset-max-listpack-value` bytes. As in
@@ -151,6 +152,9 @@ fn encode_entry(member: &[u8], score: f64) -> Vec<u8> {
     if score.fract() == 0.0 && score.abs() <= EXACT_INT {
         let zz = ((as_int << 1) ^ (as_int >> 63)) as u64;
         put_varint(&mut v, zz << 1);
+    } else if (score as f32) as f64 == score || score.is_infinite() {
+        put_varint(&mut v, 3);
+        v.extend_from_slice(&(score as f32).to_le_bytes());
     } else {
         put_varint(&mut v, 1);
         v.extend_from_slice(&score.to_le_bytes());
@@ -199,6 +203,13 @@ impl Listpack {
         let score = if code & 1 == 0 {
             let zz = code >> 1;
             (((zz >> 1) as i64) ^ -((zz & 1) as i64)) as f64
+        } else if code == 3 {
+            let mut b = [0u8; 4];
+            if let Some(s) = self.buf.get(end..end + 4) {
+                b.copy_from_slice(s);
+            }
+            end = (end + 4).min(self.buf.len());
+            f32::from_le_bytes(b) as f64
         } else {
             let mut b = [0u8; 8];
             if let Some(s) = self.buf.get(end..end + 8) {
@@ -813,6 +824,10 @@ mod tests {
             9007199254740992.0,
             -9007199254740992.0,
             1e300,
+            0.1,
+            1.5,
+            -2.25e-10,
+            3.4e38,
             123456789.0,
             -64.0,
             63.0,
