@@ -903,6 +903,15 @@ pub fn reply_popped(r: &mut Encoder, key: Option<&[u8]>, popped: &[(Bytes, f64)]
     }
 }
 
+/// Writes what BZPOPMIN and BZPOPMAX answer: `[key, member, score]`, flat
+/// in both protocols (the score a double in RESP3).
+pub fn reply_popped_with_key(r: &mut Encoder, key: &[u8], member: &[u8], score: f64) {
+    r.array(3);
+    r.bulk(key);
+    r.bulk(member);
+    r.double(score);
+}
+
 fn zpop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
     if ctx.args.len() > 3 {
         return Err(errors::SYNTAX.into());
@@ -1058,11 +1067,14 @@ fn cmd_zrandmember(ctx: &mut Ctx) -> CmdResult {
     }
     let all = z.to_vec();
     drop(locked);
-    let picks: Vec<usize> = if l < 0 {
-        (0..count).map(|_| fastrand::usize(..size)).collect()
+    // Indices into `all`: drawn one at a time while the reply is written
+    // for repeated picks (never a vector sized by the count).
+    let (n, picks): (usize, Box<dyn Iterator<Item = usize>>) = if l < 0 {
+        let n = count as usize;
+        (n, Box::new((0..n).map(move |_| fastrand::usize(..size))))
     } else if count >= size as u64 {
         // The whole set, highest first, as Redis sends it.
-        (0..size).rev().collect()
+        (size, Box::new((0..size).rev()))
     } else {
         let mut idx: Vec<usize> = (0..size).collect();
         let count = count as usize;
@@ -1072,19 +1084,23 @@ fn cmd_zrandmember(ctx: &mut Ctx) -> CmdResult {
         }
         idx.truncate(count);
         idx.sort_unstable();
-        idx
+        (count, Box::new(idx.into_iter()))
     };
     let mut r = ctx.reply();
-    reply_members(
-        &mut r,
-        withscores,
-        picks
-            .iter()
-            .filter_map(|&i| all.get(i))
-            .map(|(m, s)| (&m[..], *s))
-            .collect::<Vec<_>>()
-            .into_iter(),
-    );
+    let resp3 = r.is_resp3();
+    r.array(if withscores && !resp3 { n * 2 } else { n });
+    for i in picks {
+        // Every index is below `size`; the fallback only keeps the reply
+        // well formed.
+        let (m, s) = all.get(i).map_or((&b""[..], 0.0), |(m, s)| (&m[..], *s));
+        if withscores && resp3 {
+            r.array(2);
+        }
+        r.bulk(m);
+        if withscores {
+            r.double(s);
+        }
+    }
     Ok(())
 }
 
@@ -1323,7 +1339,14 @@ fn run_setop<'a>(
     let db = ctx.db();
     let mut items = Vec::with_capacity(keys.len());
     for k in keys {
-        items.push(source_of(locked.get(db, k))?);
+        // The STORE forms look their sources up as writes (no hit/miss
+        // counted), the others as reads, as Redis does.
+        let entry = if store {
+            locked.get(db, k)
+        } else {
+            lookup_read(locked, db, k)
+        };
+        items.push(source_of(entry)?);
     }
     let a = parse_setop_options(args, keys, op, store, card)?;
     let srcs: Vec<Source> = items
