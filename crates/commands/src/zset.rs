@@ -22,7 +22,7 @@
 //! The pop logic ([`pop`], [`parse_mpop`], [`reply_popped`]) is public so
 //! that the blocking forms can be built on it.
 
-use crate::args::{is, parse_f64_opt, parse_i64};
+use crate::args::{is, parse_i64};
 use crate::context::{CmdError, CmdResult, Ctx};
 use crate::errors;
 use crate::notify::class;
@@ -128,14 +128,89 @@ fn drop_if_empty(ctx: &Ctx, locked: &mut Locked<'_>, db: usize, key: &[u8]) {
     }
 }
 
-/// A score as ZADD and ZINCRBY accept it: `strtod` syntax without spaces
-/// or NaN, and (as Redis checks `ERANGE`) no overflow to infinity.
+/// A score as ZADD, ZINCRBY and WEIGHTS accept it (Redis's
+/// `getDoubleFromObject`): `strtod` syntax (hexadecimal included) with
+/// nothing before or after, no NaN, and no overflow to infinity or
+/// underflow to zero (`ERANGE`).
 fn parse_score(arg: &[u8]) -> Result<f64, CmdError> {
-    let v = parse_f64_opt(arg).ok_or(CmdError::from(errors::NOT_FLOAT))?;
-    if v.is_infinite() && !arg.to_ascii_lowercase().windows(3).any(|w| w == b"inf") {
-        return Err(errors::NOT_FLOAT.into());
+    let err = || CmdError::from(errors::NOT_FLOAT);
+    if arg.first().is_none_or(|b| b.is_ascii_whitespace()) {
+        return Err(err());
+    }
+    let v = strtod_full(arg).ok_or_else(err)?;
+    let lower = arg.to_ascii_lowercase();
+    if v.is_infinite() && !lower.windows(3).any(|w| w == b"inf") {
+        return Err(err());
+    }
+    if v == 0.0 {
+        // Underflow: a nonzero mantissa that came out as zero.
+        let hex = lower.windows(2).any(|w| w == b"0x");
+        let mantissa_end = lower
+            .iter()
+            .position(|&b| if hex { b == b'p' } else { b == b'e' })
+            .unwrap_or(lower.len());
+        let digits = &lower[..mantissa_end];
+        let nonzero = if hex {
+            digits
+                .iter()
+                .skip_while(|&&b| b != b'x')
+                .skip(1)
+                .any(|&b| b.is_ascii_hexdigit() && b != b'0')
+        } else {
+            digits.iter().any(|&b| (b'1'..=b'9').contains(&b))
+        };
+        if nonzero {
+            return Err(err());
+        }
     }
     Ok(v)
+}
+
+/// The whole of `text` read as C's `strtod` reads a number: decimal or
+/// hexadecimal (`0x1.8p3`), `inf`/`infinity`; never NaN. Trailing bytes
+/// (spaces included) fail.
+fn strtod_full(text: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(text).ok()?;
+    let lower = s.to_ascii_lowercase();
+    let neg = lower.starts_with('-');
+    let body = lower.strip_prefix(['+', '-']).unwrap_or(&lower);
+    let v = match body {
+        "inf" | "infinity" => f64::INFINITY,
+        t if t.starts_with("nan") => return None,
+        t if t.starts_with("0x") => parse_hex_float(&t[2..])?,
+        _ => {
+            // Rust's parser would take these words; strtod spells them
+            // as above only.
+            if body.starts_with(['i', 'n']) {
+                return None;
+            }
+            body.parse::<f64>().ok()?
+        }
+    };
+    let v = if neg { -v } else { v };
+    (!v.is_nan()).then_some(v)
+}
+
+/// `h[.h][p[+-]d]` after the `0x`.
+fn parse_hex_float(t: &str) -> Option<f64> {
+    let (mantissa, exp) = match t.split_once('p') {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (t, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + c.to_digit(16)? as f64;
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += c.to_digit(16)? as f64 * scale;
+        scale /= 16.0;
+    }
+    Some(v * 2f64.powi(exp))
 }
 
 /// One end of a score range. Redis reads it with a bare `strtod`: leading
@@ -154,32 +229,7 @@ fn parse_score_bound(arg: &[u8]) -> Option<(f64, bool)> {
     if text.is_empty() {
         return Some((0.0, ex));
     }
-    if text.last().is_some_and(|b| b.is_ascii_whitespace()) {
-        return None;
-    }
-    let s = std::str::from_utf8(text).ok()?;
-    let lower = s.to_ascii_lowercase();
-    let v = match lower.trim_start_matches(['+', '-']) {
-        "inf" | "infinity" => {
-            if lower.starts_with('-') {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            }
-        }
-        t if t.starts_with("nan") => return None,
-        t if t.starts_with("0x") => {
-            let neg = lower.starts_with('-');
-            let v = u64::from_str_radix(&t[2..], 16).ok()? as f64;
-            if neg {
-                -v
-            } else {
-                v
-            }
-        }
-        _ => s.parse::<f64>().ok()?,
-    };
-    (!v.is_nan()).then_some((v, ex))
+    strtod_full(text).map(|v| (v, ex))
 }
 
 pub fn parse_score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, CmdError> {
@@ -1494,6 +1544,15 @@ mod tests {
         assert_eq!(parse_score_bound(b"nan"), None);
         assert_eq!(parse_score_bound(b"0x10"), Some((16.0, false)));
         assert!(parse_score(b"1e400").is_err());
+        assert!(parse_score(b"1e-400").is_err());
+        assert!(parse_score(b"0e5").is_ok());
         assert!(parse_score(b"-inf").is_ok());
+        assert_eq!(parse_score(b"0X1p4"), Ok(16.0));
+        assert_eq!(parse_score(b"0x1.8"), Ok(1.5));
+        assert!(parse_score(b"0x").is_err());
+        assert!(parse_score(b" 1").is_err());
+        assert!(parse_score(b"").is_err());
+        assert!(parse_score(b"infx").is_err());
+        assert!(parse_score(b"nan").is_err());
     }
 }
