@@ -436,6 +436,21 @@ fn set_operations_match_redis() {
         ZINTERCARD 1 str
         ZUNION 1
         ZUNIONSTORE d 1
+        ZUNIONSTORE a 2 a b
+        ZRANGE a 0 -1 WITHSCORES
+        ZINTERSTORE b 2 a b WEIGHTS 1 2 AGGREGATE MIN
+        ZRANGE b 0 -1 WITHSCORES
+        ZDIFFSTORE c 2 c a
+        EXISTS c
+        ZRANGESTORE a a 1 2
+        ZRANGE a 0 -1 WITHSCORES
+        ZRANGESTORE a a 5 2
+        EXISTS a
+        ZINTERSTORE s 2 s s
+        TYPE s
+        ZRANGE s 0 -1 WITHSCORES
+        ZUNION 2 b b WITHSCORES
+        ZINTER 2 b b WITHSCORES
         "#,
     );
 }
@@ -709,6 +724,12 @@ fn generic_commands_see_sorted_sets() {
         ZCARD z3
         SET str x
         SCAN 0 TYPE zset
+        MULTI
+        ZADD m 1 a 2 b
+        ZINCRBY m 2.5 a
+        ZRANGE m 0 -1 WITHSCORES
+        ZPOPMAX m
+        EXEC
         "#,
     );
 }
