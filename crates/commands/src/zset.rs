@@ -1079,7 +1079,9 @@ fn cmd_zrandmember(ctx: &mut Ctx) -> CmdResult {
     let (db, key) = (ctx.db(), ctx.arg(1));
     if ctx.args.len() == 2 {
         let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
-        let m = read_zset(&mut locked, db, key)?.and_then(|z| z.nth(fastrand::usize(..z.len())));
+        let m = read_zset(&mut locked, db, key)?
+            .filter(|z| !z.is_empty())
+            .and_then(|z| z.nth(fastrand::usize(..z.len())));
         drop(locked);
         match m {
             Some((m, _)) => ctx.reply().bulk(&m),
@@ -1107,7 +1109,7 @@ fn cmd_zrandmember(ctx: &mut Ctx) -> CmdResult {
     };
     let count = l.unsigned_abs();
     let size = z.len();
-    if count == 0 {
+    if count == 0 || size == 0 {
         drop(locked);
         ctx.reply().array(0);
         return Ok(());
