@@ -1123,11 +1123,12 @@ fn sorted_lines(reply: &[u8]) -> Vec<String> {
 #[test]
 fn scrambled_arguments_match_redis() {
     for seed in seeds(99..=99) {
-        scramble(seed);
+        scramble(seed, &[]);
+        scramble(seed, &[("zset-max-listpack-entries", "1")]);
     }
 }
 
-fn scramble(seed: u64) {
+fn scramble(seed: u64, settings: &[(&str, &str)]) {
     const NAMES: &[&str] = &[
         "ZADD",
         "ZINCRBY",
@@ -1205,7 +1206,7 @@ fn scramble(seed: u64) {
         "b",
     ];
     let mut rng = Rng::with_seed(seed);
-    let mut p = Pair::new();
+    let mut p = Pair::with(settings);
     let setup = "ZADD z0 1 a 2 b 3 c\nZADD z1 0 a 0 b\nSET str x\nSADD set a b";
     for _ in 0..4000 {
         if rng.u8(0..50) == 0 {
