@@ -110,6 +110,7 @@ impl Builder {
         }
         let rt = rt.build()?;
         let listeners = rt.block_on(async { ferrocache_server::bind(&shared, true) })?;
+        ferrocache_server::aof::start(&shared)?;
         let addr = listeners
             .local_addr()
             .ok_or_else(|| io::Error::other("no TCP listener"))?;
@@ -136,6 +137,10 @@ impl Builder {
         let addr = listeners
             .local_addr()
             .ok_or_else(|| io::Error::other("no TCP listener"))?;
+        let load = shared.clone();
+        tokio::task::spawn_blocking(move || ferrocache_server::aof::start(&load))
+            .await
+            .map_err(io::Error::other)??;
         let task = tokio::spawn(ferrocache_server::run(shared.clone(), listeners));
         Ok(ServerHandle {
             addr,

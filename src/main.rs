@@ -120,6 +120,18 @@ fn main() -> ExitCode {
             }
         };
         ferrocache_server::startup_warnings(&shared);
+        let load = shared.clone();
+        match tokio::task::spawn_blocking(move || ferrocache_server::aof::start(&load)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                warning!("Fatal error loading the append only file: {e}");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                warning!("Fatal error loading the append only file: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
         if !shared.config.get("save").unwrap_or_default().is_empty() {
             warning!("WARNING: RDB snapshots are not implemented in this version: the 'save' rules are accepted for compatibility but nothing is written to disk.");
         }

@@ -156,17 +156,43 @@ fn unix_socket_serves_commands() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Durability that does not exist yet is refused, not silently ignored.
+/// `appendonly yes` on the command line: the binary starts, creates the
+/// AOF directory with its manifest, and CONFIG SET can turn it off and on.
 #[test]
-fn appendonly_is_refused_until_it_exists() {
-    let server = crate::support::ferrocache();
-    let mut c = Conn::connect(server.port());
-    assert_eq!(
-        crate::support::show(&c.cmd(&["CONFIG", "SET", "appendonly", "yes"])),
-        "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - the append-only file is not implemented in this Ferrocache version\\r\\n"
-    );
+fn appendonly_yes_creates_the_aof_directory() {
+    let dir = std::env::temp_dir().join(format!("fc-bin-aof-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = crate::support::free_port();
+    let mut child = spawn(&[
+        "--port",
+        &port.to_string(),
+        "--appendonly",
+        "yes",
+        "--dir",
+        &dir.display().to_string(),
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut c = loop {
+        if let Ok(c) = Conn::try_connect(port) {
+            break c;
+        }
+        assert!(std::time::Instant::now() < deadline, "did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(c.cmd(&["SET", "k", "v"]), b"+OK\r\n");
     assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "no"]), b"+OK\r\n");
-    let mut child = spawn(&["--port", "0", "--appendonly", "yes"]);
-    assert!(!wait_exit(&mut child).success());
-    assert!(output(&mut child).contains("append-only file is not implemented"));
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), b"+OK\r\n");
+    let manifest = dir.join("appendonlydir/appendonly.aof.manifest");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !manifest.exists() {
+        assert!(std::time::Instant::now() < deadline, "no manifest");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(wait_exit(&mut child).success());
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    assert!(text.contains("type b") && text.contains("type i"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -423,13 +423,11 @@ impl Param {
     }
 }
 
-/// The append-only file does not exist yet: asking for it is refused rather
-/// than accepted and ignored, so nobody believes writes are durable.
 fn validate_appendonly(v: &str) -> Result<String, String> {
     if v.eq_ignore_ascii_case("no") {
         Ok("no".into())
     } else if v.eq_ignore_ascii_case("yes") {
-        Err("the append-only file is not implemented in this Ferrocache version".into())
+        Ok("yes".into())
     } else {
         Err("argument must be 'yes' or 'no'".into())
     }

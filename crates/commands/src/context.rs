@@ -73,6 +73,8 @@ pub struct Shared {
     pub gate: crate::multi::ExecGate,
     pub pubsub: Arc<crate::pubsub::PubSub>,
     pub scripting: crate::scripting::Scripting,
+    /// Every change, in order, for the AOF and replicas.
+    pub journal: crate::journal::Journal,
 }
 
 /// Parameters read on every command, kept in atomics so that dispatch does
@@ -230,6 +232,7 @@ impl Shared {
             gate: crate::multi::ExecGate::default(),
             pubsub: Arc::default(),
             scripting: Default::default(),
+            journal: Default::default(),
         });
         shared.ks.set_observer(shared.pubsub.clone());
         shared.apply_config();
@@ -242,6 +245,8 @@ impl Shared {
     /// and after every CONFIG SET.
     pub fn apply_config(&self) {
         self.tuning.refresh(&self.config);
+        // The AOF writer rereads appendonly and appendfsync.
+        self.journal.wake_aof();
         let notify = crate::notify::parse(
             &self
                 .config
@@ -308,6 +313,9 @@ pub struct Session {
     pub watch: crate::multi::WatchState,
     /// Set while EXEC runs the queued commands: the time they all see.
     pub in_exec: Option<u64>,
+    /// Journal offset this client's replies wait for (`appendfsync
+    /// always`); 0 when nothing is waiting.
+    pub sync_to: u64,
     /// Channels and patterns this connection listens to.
     pub pubsub: Option<crate::pubsub::Subscriptions>,
 }
@@ -327,6 +335,7 @@ impl Session {
             multi: None,
             watch: Default::default(),
             in_exec: None,
+            sync_to: 0,
             pubsub: None,
         }
     }
@@ -349,9 +358,29 @@ pub struct Ctx<'a> {
     /// Unix time in milliseconds, fixed for the duration of the command so
     /// that every key it touches sees the same instant.
     pub now_ms: u64,
+    /// What the journal records instead of the request (see
+    /// [`Ctx::propagate`]).
+    pub rewritten: Option<Vec<Vec<Bytes>>>,
 }
 
 impl<'a> Ctx<'a> {
+    /// Records `argv` in the journal in place of the request (several calls
+    /// record several commands). Handlers call it where Redis 7.0 rewrites
+    /// a command into deterministic form. No-op while the journal is off.
+    pub fn propagate(&mut self, argv: Vec<Bytes>) {
+        if crate::journal::in_section() {
+            self.rewritten.get_or_insert_with(Vec::new).push(argv);
+        }
+    }
+
+    /// Records nothing for this request, although it changed data (its
+    /// effects were recorded another way).
+    pub fn propagate_nothing(&mut self) {
+        if crate::journal::in_section() {
+            self.rewritten.get_or_insert_with(Vec::new);
+        }
+    }
+
     pub fn reply(&mut self) -> Encoder<'_> {
         Encoder::new(self.out, self.session.proto)
     }

@@ -30,6 +30,11 @@ pub fn execute(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut
         session.reply_mode = ReplyMode::SkipThis;
     }
     run(shared, session, args, out);
+    if let Some(end) = crate::journal::take_last_append() {
+        if shared.journal.aof.fsync_always.load(Ordering::Relaxed) {
+            session.sync_to = end;
+        }
+    }
     match session.reply_mode {
         ReplyMode::Off => out.truncate(mark),
         ReplyMode::SkipThis => {
@@ -111,6 +116,21 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
             None => return refuse(shared, session, out, errors::BUSY),
         }
     };
+    // Journal: writes run in a section (see [`crate::journal`]). EXEC and
+    // scripts open one themselves, after taking the gate (always the gate
+    // first, then the journal), and record what they ran as one unit.
+    let records_self = cmd.has(flags::WRITE) && !crate::scripting::is_script_command(top.name);
+    let _section = if records_self {
+        shared.journal.open(false)
+    } else {
+        None
+    };
+    let journaled = records_self && crate::journal::in_section();
+    let dirty_before = if journaled {
+        shared.ks.stats.dirty.load(Ordering::Relaxed)
+    } else {
+        0
+    };
     let now_ms = session
         .in_exec
         .unwrap_or_else(|| crate::context::unix_ms_at(started));
@@ -120,8 +140,18 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
         args,
         out,
         now_ms,
+        rewritten: None,
     };
     let result = (cmd.handler)(&mut ctx);
+    if journaled && shared.ks.stats.dirty.load(Ordering::Relaxed) != dirty_before {
+        let db = ctx.session.db;
+        match ctx.rewritten.take() {
+            Some(list) => list
+                .into_iter()
+                .for_each(|argv| crate::journal::record(db, argv)),
+            None => crate::journal::record(db, args.to_vec()),
+        }
+    }
     let usec = started.elapsed().as_micros() as u64;
     shared.stats.total_commands.fetch_add(1, Ordering::Relaxed);
     if let Some(s) = stat {

@@ -537,13 +537,25 @@ fn expire_generic(ctx: &mut Ctx, name: &str, base_ms: i64, seconds: bool) -> Cmd
         // as a deletion (propagated as DEL), not in `expired_keys`. A replica
         // keeps the key, hidden, until its master's DEL arrives.
         locked.remove(db, key);
+        locked.dirty(1);
+        drop(locked);
+        ctx.propagate(vec![
+            bytes::Bytes::from_static(b"DEL"),
+            bytes::Bytes::copy_from_slice(key),
+        ]);
         ctx.notify(class::GENERIC, "del", key);
     } else {
         locked.set_expire(db, key, Some(u64::try_from(when).unwrap_or(0)));
+        locked.dirty(1);
+        drop(locked);
+        // Every form replays as the absolute deadline it set.
+        ctx.propagate(vec![
+            bytes::Bytes::from_static(b"PEXPIREAT"),
+            bytes::Bytes::copy_from_slice(key),
+            bytes::Bytes::from(when.to_string()),
+        ]);
         ctx.notify(class::GENERIC, "expire", key);
     }
-    locked.dirty(1);
-    drop(locked);
     ctx.reply().int(1);
     Ok(())
 }

@@ -246,6 +246,12 @@ fn cmd_hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     })?;
     locked.dirty(1);
     drop(locked);
+    ctx.propagate(vec![
+        Bytes::from_static(b"HSET"),
+        Bytes::copy_from_slice(key),
+        Bytes::copy_from_slice(ctx.arg(2)),
+        text.clone(),
+    ]);
     ctx.notify(class::HASH, "hincrbyfloat", key);
     ctx.reply().bulk(&text);
     Ok(())

@@ -281,18 +281,39 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
             field!("rdb_last_cow_size", 0);
             field!("rdb_last_load_keys_expired", 0);
             field!("rdb_last_load_keys_loaded", 0);
-            field!("aof_enabled", 0);
-            field!("aof_rewrite_in_progress", 0);
-            field!("aof_rewrite_scheduled", 0);
-            field!("aof_last_rewrite_time_sec", -1);
-            field!("aof_current_rewrite_time_sec", -1);
-            field!("aof_last_bgrewrite_status", "ok");
-            field!("aof_rewrites", 0);
+            let aof = &shared.journal.aof;
+            let enabled = aof.enabled.load(r);
+            let rewriting = aof.rewrite_in_progress.load(r);
+            let ok = |b: bool| if b { "ok" } else { "err" };
+            field!("aof_enabled", enabled as u8);
+            field!("aof_rewrite_in_progress", rewriting as u8);
+            field!("aof_rewrite_scheduled", aof.rewrite_scheduled.load(r) as u8);
+            field!(
+                "aof_last_rewrite_time_sec",
+                aof.last_rewrite_time_sec.load(r)
+            );
+            let current = if rewriting {
+                let started = aof.rewrite_started_ms.load(r);
+                (crate::context::unix_ms().saturating_sub(started) / 1000) as i64
+            } else {
+                -1
+            };
+            field!("aof_current_rewrite_time_sec", current);
+            field!("aof_last_bgrewrite_status", ok(aof.last_rewrite_ok.load(r)));
+            field!("aof_rewrites", aof.rewrites.load(r));
             field!("aof_rewrites_consecutive_failures", 0);
-            field!("aof_last_write_status", "ok");
+            field!("aof_last_write_status", ok(aof.last_write_ok.load(r)));
             field!("aof_last_cow_size", 0);
             field!("module_fork_in_progress", 0);
             field!("module_fork_last_cow_size", 0);
+            if enabled {
+                field!("aof_current_size", aof.current_size.load(r));
+                field!("aof_base_size", aof.base_size.load(r));
+                field!("aof_pending_rewrite", 0);
+                field!("aof_buffer_length", 0);
+                field!("aof_pending_bio_fsync", 0);
+                field!("aof_delayed_fsync", 0);
+            }
         }
         "stats" => {
             let ks = &shared.ks.stats;

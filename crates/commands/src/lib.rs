@@ -31,6 +31,7 @@ pub mod errors;
 pub mod generic;
 pub mod hash;
 pub mod info;
+pub mod journal;
 pub mod latency;
 pub mod list;
 pub mod monitor;

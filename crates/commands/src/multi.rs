@@ -146,6 +146,15 @@ impl ExecGate {
         self.slots[slot].0.read()
     }
 
+    /// The shared side if it is free now. Background work (the cron) uses
+    /// this: blocking a worker thread behind a long EXEC or script would
+    /// also stall the connections queued on that worker.
+    #[inline]
+    pub fn try_shared(&self) -> Option<RwLockReadGuard<'_, ()>> {
+        let slot = GATE_SLOT.with(|s| *s);
+        self.slots[slot].0.try_read()
+    }
+
     /// The shared side, unless `give_up` turns true while waiting for it
     /// (a script running past busy-reply-threshold holds the gate).
     pub fn shared_unless(&self, give_up: impl Fn() -> bool) -> Option<RwLockReadGuard<'_, ()>> {
@@ -236,6 +245,7 @@ fn cmd_exec(ctx: &mut Ctx) -> CmdResult {
     }
     let shared = ctx.shared;
     let _gate = shared.gate.exclusive();
+    let _section = shared.journal.open(true);
     // A watched key that expired since WATCH and is still in the table goes
     // now; its removal raises the flag like any other change.
     for (db, key) in &ctx.session.watch.keys {

@@ -367,6 +367,7 @@ pub struct PubSub {
 
 impl ferrocache_store::KeyspaceObserver for PubSub {
     fn expired(&self, db: usize, key: &Bytes) {
+        crate::journal::record_expired(db, key);
         self.notify(crate::notify::class::EXPIRED, "expired", db, key);
     }
 

@@ -28,7 +28,9 @@
 
 use crate::context::{CmdResult, Ctx, Session, Shared};
 use crate::errors;
-use crate::table::{command, container, flags::*, keys_counted, resolve, Command, Group, NO_KEYS, Resolved};
+use crate::table::{
+    command, container, flags::*, keys_counted, resolve, Command, Group, Resolved, NO_KEYS,
+};
 use bytes::{Bytes, BytesMut};
 use ferrocache_protocol::{frame, Encoder, Frame, Protocol};
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
@@ -199,14 +201,6 @@ impl Scripting {
 const PRELUDE: &str = r#"
 local rcall = __fc_call
 __fc_call = nil
-redis.call = function(...)
-  local reply = rcall(...)
-  if type(reply) == 'table' and reply.err ~= nil and reply.__fc_error then
-    reply.__fc_error = nil
-    error(reply, 0)
-  end
-  return reply
-end
 redis.pcall = function(...)
   local reply = rcall(...)
   if type(reply) == 'table' and reply.__fc_error then
@@ -274,29 +268,85 @@ fn new_engine(run: &Arc<RunState>) -> mlua::Result<Engine> {
         lua.create_function(|lua, args: MultiValue| redis_call_proxy(lua, args))?,
     )?;
     lua.load(PRELUDE).set_name("=prelude").exec()?;
+    // `redis.call` is a Rust function rather than Lua in the prelude: Lua
+    // 5.1 drops the caller's frame on `return f(...)` only when `f` is a Lua
+    // function, and the error suffix needs the script's line.
+    let redis: Table = g.get("redis")?;
+    redis.set(
+        "call",
+        lua.create_function(|lua, args: MultiValue| match redis_call_proxy(lua, args)? {
+            Value::Table(t) if t.raw_get::<bool>("__fc_error").unwrap_or(false) => {
+                let msg: String = t.raw_get("err")?;
+                Err(mlua::Error::external(ReplyError(msg)))
+            }
+            other => Ok(other),
+        })?,
+    )?;
+    g.set(
+        "__fc_null",
+        Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
+    )?;
+    lua.load(CJSON).set_name("=cjson").exec()?;
+    let cjson: Table = g.get("cjson")?;
+    for name in ["encode", "decode"] {
+        let f: Function = cjson.get(name)?;
+        cjson.set(name, as_c_function(&lua, f)?)?;
+    }
+    // Errors raised in Rust reach Lua as userdata; a script's `pcall`
+    // sees their message, as Redis 7.0 gives it for a failed `redis.call`.
+    g.set(
+        "__fc_unwrap",
+        lua.create_function(|lua, v: Value| -> mlua::Result<Value> {
+            Ok(match v {
+                Value::Error(e) => Value::String(lua.create_string(error_text(&e))?),
+                other => other,
+            })
+        })?,
+    )?;
+    lua.load(
+        r#"
+local raw_pcall, unwrap, select, unpack = pcall, __fc_unwrap, select, unpack
+__fc_unwrap = nil
+local function settle(ok, ...)
+  if ok then return true, ... end
+  return false, unwrap((...))
+end
+pcall = function(f, ...) return settle(raw_pcall(f, ...)) end
+"#,
+    )
+    .set_name("=prelude")
+    .exec()?;
     let xpcall: Function = g.get("xpcall")?;
     let handler = lua.create_function(error_handler)?;
-    // Globals: reading an unknown one is an error, creating one is refused.
-    let meta = lua.create_table()?;
-    meta.set(
-        "__index",
-        lua.create_function(|_, (_t, k): (Table, Value)| -> mlua::Result<Value> {
-            let name = match &k {
-                Value::String(s) => s.to_string_lossy(),
-                other => format!("{other:?}"),
-            };
-            Err(mlua::Error::runtime(format!(
-                "Script attempted to access nonexistent global variable '{name}'"
-            )))
-        })?,
-    )?;
-    meta.set(
-        "__newindex",
-        lua.create_function(|_, (_t, _k, _v): (Table, Value, Value)| -> mlua::Result<()> {
-            Err(mlua::Error::runtime("Attempt to modify a readonly table"))
-        })?,
-    )?;
-    g.set_metatable(Some(meta))?;
+    // `redis.setresp` is installed per run on the library table itself,
+    // which scripts only see through a read-only proxy.
+    let redis: Table = g.get("redis")?;
+    lua.set_named_registry_value("fc_redis", redis)?;
+    // The sandbox, as Redis 7.0 builds it: the libraries and the globals
+    // table are read-only, and reading an unknown global is an error. Stock
+    // Lua 5.1 has no read-only tables, so the libraries become proxies.
+    // `error(msg, 2)` blames the script's line, as Redis's messages do.
+    lua.load(
+        r#"
+local error, tostring, setmetatable, rawset = error, tostring, setmetatable, rawset
+local function refuse() error("Attempt to modify a readonly table", 2) end
+-- Redis 7.0 leaves these out of the base library.
+print, getfenv, setfenv, newproxy = nil, nil, nil, nil
+for _, name in ipairs({"redis", "string", "table", "math", "bit", "cjson"}) do
+  local lib = _G[name]
+  rawset(_G, name, setmetatable({}, {__index = lib, __newindex = refuse, __metatable = false}))
+end
+setmetatable(_G, {
+  __index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+  __newindex = refuse,
+  __metatable = false,
+})
+"#,
+    )
+    .set_name("=sandbox")
+    .exec()?;
     let hook_state = run.clone();
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(100_000),
@@ -322,6 +372,30 @@ fn new_engine(run: &Arc<RunState>) -> mlua::Result<Engine> {
     })
 }
 
+/// Wraps a Lua library function in a Rust one. Lua 5.1 drops the caller's
+/// frame on `return f(...)` only for Lua functions, so errors can still be
+/// blamed on the script's line, as errors from Redis's C libraries are.
+fn as_c_function(lua: &Lua, f: Function) -> mlua::Result<Function> {
+    lua.create_function(move |lua, args: MultiValue| {
+        f.call::<MultiValue>(args).map_err(|e| {
+            let text = error_text(&e);
+            let at = lua.inspect_stack(1, |d| {
+                let short = d.source().short_src.map(|s| s.to_string());
+                (short, d.current_line())
+            });
+            match at {
+                Some((Some(src), Some(line))) => {
+                    mlua::Error::runtime(format!("{src}:{line}: {text}"))
+                }
+                _ => mlua::Error::runtime(text),
+            }
+        })
+    })
+}
+
+/// The `cjson` library, in Lua (see the file's header).
+const CJSON: &str = include_str!("scripting/cjson.lua");
+
 const SCRIPT_KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 /// What the prelude's `redis.call` calls: forwards to the function the
@@ -343,23 +417,33 @@ fn bit_library(lua: &Lua) -> mlua::Result<Table> {
     t.set("bnot", lua.create_function(|_, n: f64| Ok(!tobit(n)))?)?;
     t.set(
         "band",
-        lua.create_function(|_, v: mlua::Variadic<f64>| Ok(v.iter().fold(-1i32, |a, &n| a & tobit(n))))?,
+        lua.create_function(|_, v: mlua::Variadic<f64>| {
+            Ok(v.iter().fold(-1i32, |a, &n| a & tobit(n)))
+        })?,
     )?;
     t.set(
         "bor",
-        lua.create_function(|_, v: mlua::Variadic<f64>| Ok(v.iter().fold(0i32, |a, &n| a | tobit(n))))?,
+        lua.create_function(|_, v: mlua::Variadic<f64>| {
+            Ok(v.iter().fold(0i32, |a, &n| a | tobit(n)))
+        })?,
     )?;
     t.set(
         "bxor",
-        lua.create_function(|_, v: mlua::Variadic<f64>| Ok(v.iter().fold(0i32, |a, &n| a ^ tobit(n))))?,
+        lua.create_function(|_, v: mlua::Variadic<f64>| {
+            Ok(v.iter().fold(0i32, |a, &n| a ^ tobit(n)))
+        })?,
     )?;
     t.set(
         "lshift",
-        lua.create_function(|_, (n, s): (f64, f64)| Ok(((tobit(n) as u32) << (tobit(s) & 31)) as i32))?,
+        lua.create_function(|_, (n, s): (f64, f64)| {
+            Ok(((tobit(n) as u32) << (tobit(s) & 31)) as i32)
+        })?,
     )?;
     t.set(
         "rshift",
-        lua.create_function(|_, (n, s): (f64, f64)| Ok(((tobit(n) as u32) >> (tobit(s) & 31)) as i32))?,
+        lua.create_function(|_, (n, s): (f64, f64)| {
+            Ok(((tobit(n) as u32) >> (tobit(s) & 31)) as i32)
+        })?,
     )?;
     t.set(
         "arshift",
@@ -397,7 +481,7 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
                 // carry their code already.
                 Value::Error(e) => {
                     let text = error_text(&e);
-                    if text.starts_with("ERR ") {
+                    if reply_error(&e).is_some() || text.starts_with("ERR ") {
                         text
                     } else {
                         format!("ERR {text}")
@@ -431,11 +515,39 @@ fn t_set_origin(t: &Table, line: Option<usize>) -> mlua::Result<()> {
     t.raw_set("line", line.map(|l| l as i64).unwrap_or(0))
 }
 
+/// An error reply from `redis.call`, raised as a Lua error: its text
+/// already carries the reply's code.
+#[derive(Debug)]
+struct ReplyError(String);
+
+impl std::fmt::Display for ReplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ReplyError {}
+
+fn reply_error(e: &mlua::Error) -> Option<&ReplyError> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => reply_error(cause),
+        mlua::Error::ExternalError(inner) => inner.downcast_ref::<ReplyError>(),
+        _ => None,
+    }
+}
+
 /// The text of an error raised in Rust (hook, conversion), without mlua's
 /// decorations.
 fn error_text(e: &mlua::Error) -> String {
+    if let Some(r) = reply_error(e) {
+        return r.0.clone();
+    }
     match e {
-        mlua::Error::RuntimeError(s) => s.clone(),
+        // mlua appends a traceback to errors coming out of Lua calls.
+        mlua::Error::RuntimeError(s) => match s.find("\nstack traceback:") {
+            Some(at) => s[..at].to_string(),
+            None => s.clone(),
+        },
         mlua::Error::CallbackError { cause, .. } => error_text(cause),
         other => other.to_string(),
     }
@@ -495,6 +607,8 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
         .in_exec
         .is_none()
         .then(|| shared.gate.exclusive());
+    // What the script changes is journaled as one MULTI/EXEC unit.
+    let _section = shared.journal.open(true);
     let mut guard = shared.scripting.engine.lock();
     if guard.is_none() {
         *guard = Some(new_engine(&shared.scripting.run).map_err(|e| format!("ERR {e}"))?);
@@ -528,10 +642,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
     let mut session = Session::new(ctx.session.handle.clone(), true);
     session.db = ctx.session.db;
     session.in_exec = Some(ctx.now_ms);
-    let call_state = RefCell::new(CallState {
-        session,
-        read_only,
-    });
+    let call_state = RefCell::new(CallState { session, read_only });
     let run = &shared.scripting.run;
     run.started_ms.store(run.now_ms(), Ordering::Relaxed);
     run.threshold_ms.store(
@@ -546,9 +657,8 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
     run.wrote.store(false, Ordering::Relaxed);
     run.running.store(true, Ordering::Relaxed);
     let outcome = lua.scope(|scope| {
-        let call = scope.create_function(|lua, args: MultiValue| {
-            redis_call(lua, shared, &call_state, args)
-        })?;
+        let call = scope
+            .create_function(|lua, args: MultiValue| redis_call(lua, shared, &call_state, args))?;
         let setresp = scope.create_function(|_, v: i64| {
             let mut st = call_state.borrow_mut();
             st.session.proto = match v {
@@ -560,7 +670,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
         })?;
         // `redis.call`/`pcall` reach the Rust side through an upvalue the
         // prelude captured; swap the function it points at.
-        let redis: Table = lua.globals().raw_get("redis")?;
+        let redis: Table = lua.named_registry_value("fc_redis")?;
         redis.raw_set("setresp", setresp)?;
         lua.set_named_registry_value("fc_call", call)?;
         engine
@@ -592,9 +702,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
     };
     drop(guard);
     match line {
-        Some(line) if !plain => {
-            Err(format!("{msg} script: {sha}, on @user_script:{line}.").into())
-        }
+        Some(line) if !plain => Err(format!("{msg} script: {sha}, on @user_script:{line}.").into()),
         _ => Err(msg.into()),
     }
 }
@@ -867,7 +975,9 @@ fn cmd_script_exists(ctx: &mut Ctx) -> CmdResult {
 fn cmd_script_flush(ctx: &mut Ctx) -> CmdResult {
     match ctx.args.get(2) {
         None => {}
-        Some(a) if ctx.args.len() == 3 && (a.eq_ignore_ascii_case(b"sync") || a.eq_ignore_ascii_case(b"async")) => {}
+        Some(a)
+            if ctx.args.len() == 3
+                && (a.eq_ignore_ascii_case(b"sync") || a.eq_ignore_ascii_case(b"async")) => {}
         Some(_) => return Err(errors::SCRIPT_FLUSH_OPTION.into()),
     }
     // A fresh interpreter: cached functions and anything scripts left in

@@ -82,6 +82,16 @@ pub static COMMANDS: &[Command] = &[
         cmd_time,
     ),
     command(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT,
+        NO_KEYS,
+        G,
+        "1.0.0",
+        "Asynchronously rewrites the append-only file to disk.",
+        cmd_bgrewriteaof,
+    ),
+    command(
         "lastsave",
         1,
         LOADING | STALE | FAST,
@@ -232,6 +242,22 @@ pub fn reply_help(ctx: &mut Ctx, container: &str, entries: &[(&str, &str)]) -> C
     }
     r.simple("HELP");
     r.simple("    Print this help.");
+    Ok(())
+}
+
+fn cmd_bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
+    let aof = &ctx.shared.journal.aof;
+    if aof
+        .rewrite_in_progress
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Err(errors::AOF_REWRITE_IN_PROGRESS.into());
+    }
+    aof.rewrite_scheduled
+        .store(true, std::sync::atomic::Ordering::Release);
+    ctx.shared.journal.wake_aof();
+    ctx.reply()
+        .simple("Background append only file rewriting started");
     Ok(())
 }
 

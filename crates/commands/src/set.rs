@@ -243,6 +243,12 @@ fn cmd_spop(ctx: &mut Ctx) -> CmdResult {
     }
     if !popped.is_empty() {
         locked.dirty(popped.len() as u64);
+        // Which members a pop takes is random: it replays as their removal.
+        let mut argv = Vec::with_capacity(popped.len() + 2);
+        argv.push(Bytes::from_static(b"SREM"));
+        argv.push(Bytes::copy_from_slice(key));
+        argv.extend(popped.iter().cloned());
+        ctx.propagate(argv);
         ctx.notify(class::SET, "spop", key);
         if emptied {
             ctx.notify(class::GENERIC, "del", key);

@@ -247,6 +247,7 @@ fn set_generic(
     reply: SetReply,
 ) -> CmdResult {
     let (db, key) = (ctx.db(), ctx.arg(1));
+    let raw_value = value;
     let value = Value::string(value);
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
     if opts.get {
@@ -280,6 +281,17 @@ fn set_generic(
     locked.insert(db, key, value, expire);
     locked.dirty(1);
     drop(locked);
+    if let Some(at) = expire_at {
+        // Relative expiry replays as the absolute time it gave.
+        let argv = vec![
+            Bytes::from_static(b"SET"),
+            Bytes::copy_from_slice(key),
+            Bytes::copy_from_slice(raw_value),
+            Bytes::from_static(b"PXAT"),
+            Bytes::from(at.to_string()),
+        ];
+        ctx.propagate(argv);
+    }
     ctx.notify(class::STRING, "set", key);
     if expire_at.is_some() {
         ctx.notify(class::GENERIC, "expire", key);
@@ -352,16 +364,29 @@ fn cmd_getex(ctx: &mut Ctx) -> CmdResult {
         Some((ExpireKind::ExAt | ExpireKind::PxAt, at)) if at <= ctx.now_ms => {
             locked.remove(db, key);
             locked.dirty(1);
+            ctx.propagate(vec![
+                Bytes::from_static(b"DEL"),
+                Bytes::copy_from_slice(key),
+            ]);
             ctx.notify(class::GENERIC, "del", key);
         }
         Some((_, at)) => {
             locked.set_expire(db, key, Some(at));
             locked.dirty(1);
+            ctx.propagate(vec![
+                Bytes::from_static(b"PEXPIREAT"),
+                Bytes::copy_from_slice(key),
+                Bytes::from(at.to_string()),
+            ]);
             ctx.notify(class::GENERIC, "expire", key);
         }
         None if opts.persist && locked.get(db, key).and_then(|e| e.expire_at()).is_some() => {
             locked.set_expire(db, key, None);
             locked.dirty(1);
+            ctx.propagate(vec![
+                Bytes::from_static(b"PERSIST"),
+                Bytes::copy_from_slice(key),
+            ]);
             ctx.notify(class::GENERIC, "persist", key);
         }
         None => {}
@@ -597,6 +622,13 @@ fn cmd_incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     locked.set_value(db, key, value);
     locked.dirty(1);
     drop(locked);
+    // The sum replays exactly as the text it was stored as.
+    ctx.propagate(vec![
+        Bytes::from_static(b"SET"),
+        Bytes::copy_from_slice(key),
+        reply.clone(),
+        Bytes::from_static(b"KEEPTTL"),
+    ]);
     ctx.notify(class::STRING, "incrbyfloat", key);
     ctx.reply().bulk(&reply);
     Ok(())

@@ -170,9 +170,11 @@ where
                         close = true;
                         break;
                     }
-                    if out.len() >= FLUSH_THRESHOLD && !flush(&shared, &mut stream, &mut out).await
-                    {
-                        break 'conn;
+                    if out.len() >= FLUSH_THRESHOLD {
+                        durable(&shared, &mut session).await;
+                        if !flush(&shared, &mut stream, &mut out).await {
+                            break 'conn;
+                        }
                     }
                 }
                 Ok(false) => break,
@@ -194,6 +196,7 @@ where
             break 'conn;
         }
         handle.qbuf.store(buf.len(), Ordering::Relaxed);
+        durable(&shared, &mut session).await;
         if !out.is_empty() && !flush(&shared, &mut stream, &mut out).await {
             break 'conn;
         }
@@ -257,6 +260,15 @@ async fn wait_while_paused<S: AsyncWrite + Unpin>(
             _ = handle.kill_notify.notified() => return false,
             _ = shutdown.changed() => return false,
         }
+    }
+}
+
+/// With `appendfsync always`, holds replies until the AOF has made this
+/// client's writes durable. One fsync serves every client waiting.
+async fn durable(shared: &Shared, session: &mut ferrocache_commands::Session) {
+    if session.sync_to > 0 {
+        shared.journal.wait_synced(session.sync_to).await;
+        session.sync_to = 0;
     }
 }
 

@@ -43,12 +43,18 @@ fn active_expire(shared: &Shared, budget: Duration) {
         .clamp(1, 10) as usize;
     for db in 0..shared.ks.databases() {
         loop {
-            // Never between two commands of a transaction.
-            let gate = shared.gate.shared();
+            // Never between two commands of a transaction; while one (or
+            // a script) runs, skip this round rather than block a worker.
+            let Some(gate) = shared.gate.try_shared() else {
+                return;
+            };
+            // Expired keys' DELs are journaled in order with the writes.
+            let section = ferrocache_commands::journal::for_background(shared);
             let (sampled, expired) =
                 shared
                     .ks
                     .active_expire_db(db, BUCKETS_PER_PASS * effort, unix_ms());
+            drop(section);
             drop(gate);
             // Stop when few of the sampled keys were stale, or out of time.
             if sampled == 0 || expired * 10 <= sampled || started.elapsed() >= budget {

@@ -11,6 +11,7 @@
 //! `ferrocache_commands::dispatch`, so the network layer cannot diverge from
 //! the command table's rules.
 
+pub mod aof;
 pub mod conf;
 pub mod connection;
 pub mod cron;
@@ -182,6 +183,13 @@ pub async fn run(shared: Arc<Shared>, listeners: Listeners) {
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(10), wait).await;
+    // Everything journaled goes to disk before the server is gone.
+    let s = shared.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        aof::shutdown(&s);
+        aof::forget(&s);
+    })
+    .await;
     if let Ok(path) = shared.config.get("unixsocket").ok_or(()) {
         if !path.is_empty() {
             let _ = std::fs::remove_file(path);

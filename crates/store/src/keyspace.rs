@@ -243,6 +243,21 @@ pub struct KeyspaceStats {
     pub dirty: Counter,
 }
 
+thread_local! {
+    static JOURNAL_SECTION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the current thread as inside (or outside) a journal section: it
+/// holds the journal's lock, so expired keys it meets may be deleted and
+/// their DEL recorded. Returns the previous state.
+pub fn set_journal_section(on: bool) -> bool {
+    JOURNAL_SECTION.with(|c| c.replace(on))
+}
+
+pub fn in_journal_section() -> bool {
+    JOURNAL_SECTION.with(|c| c.get())
+}
+
 /// All databases.
 pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
@@ -252,6 +267,10 @@ pub struct Keyspace {
     /// Set on a replica: expired keys are hidden from reads but only deleted
     /// when the master says so.
     replica_expiry: AtomicBool,
+    /// Set while the journal records changes (AOF on, replicas attached):
+    /// expired keys are then deleted only inside a journal section, so the
+    /// DEL is recorded in order with the writes (see [`journal_section`]).
+    journal_on: AtomicBool,
     observer: parking_lot::RwLock<Option<Arc<dyn KeyspaceObserver>>>,
     access: AccessPolicy,
     /// WATCHed keys; raised by the guards and by expiry, flush and swap.
@@ -272,6 +291,7 @@ impl Keyspace {
             dbs,
             stats: KeyspaceStats::default(),
             replica_expiry: AtomicBool::new(false),
+            journal_on: AtomicBool::new(false),
             observer: parking_lot::RwLock::new(None),
             access: AccessPolicy::default(),
             watches: Watches::default(),
@@ -347,6 +367,21 @@ impl Keyspace {
 
     pub fn set_replica_expiry(&self, on: bool) {
         self.replica_expiry.store(on, Ordering::Relaxed);
+    }
+
+    /// Tells the keyspace that the journal records changes.
+    pub fn set_journal(&self, on: bool) {
+        self.journal_on.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether an expired key met now may be deleted: never on a replica,
+    /// and with the journal on only inside a journal section, where the
+    /// thread holds the journal's lock and the DEL is recorded in order.
+    /// Elsewhere reads treat it as missing and leave it for a writer or the
+    /// cron.
+    fn may_reap(&self) -> bool {
+        !self.replica_expiry.load(Ordering::Relaxed)
+            && (!self.journal_on.load(Ordering::Relaxed) || in_journal_section())
     }
 
     /// True on a replica, where keys are deleted only when the master says
@@ -566,7 +601,7 @@ impl Keyspace {
     /// resuming where the previous pass stopped in each shard, and deletes
     /// the expired keys it meets. Returns (sampled volatile keys, expired).
     pub fn active_expire_db(&self, db: usize, budget: usize, now_ms: u64) -> (usize, usize) {
-        if self.replica_expiry.load(Ordering::Relaxed) {
+        if !self.may_reap() {
             return (0, 0);
         }
         let per_shard = (budget / SHARDS_PER_DB).max(4);
@@ -755,7 +790,7 @@ impl<'a> Locked<'a> {
         if !occ.get().is_expired(now) {
             return Some(occ.into_mut());
         }
-        if !ks.replica_expiry.load(Ordering::Relaxed) {
+        if ks.may_reap() {
             let (entry, _) = occ.remove();
             *volatile -= 1;
             ks.report_expired(db, &mut vec![Bytes::from(entry.key.into_vec())]);
@@ -915,7 +950,7 @@ impl<'a> Locked<'a> {
         } = self.shard(idx);
         let occ = table.find_entry(hash, |e| e.key() == key).ok()?;
         let expired = occ.get().is_expired(now);
-        if expired && ks.replica_expiry.load(Ordering::Relaxed) {
+        if expired && !ks.may_reap() {
             return None;
         }
         let (entry, _) = occ.remove();

@@ -30,8 +30,9 @@ pub mod zset;
 
 pub use hash::Hash;
 pub use keyspace::{
-    lfu_decayed, lfu_log_incr, lfu_touch, lru_clock, lru_idle_ms, Entry, Keyspace,
-    KeyspaceObserver, KeyspaceStats, Locked, Shard, LFU_INIT_VAL, LRU_CLOCK_MAX, SHARDS_PER_DB,
+    in_journal_section, lfu_decayed, lfu_log_incr, lfu_touch, lru_clock, lru_idle_ms,
+    set_journal_section, Entry, Keyspace, KeyspaceObserver, KeyspaceStats, Locked, Shard,
+    LFU_INIT_VAL, LRU_CLOCK_MAX, SHARDS_PER_DB,
 };
 pub use set::Set;
 pub use value::{StrValue, Value, ValueType};

@@ -1,0 +1,826 @@
+//! The append-only file, in Redis 7.0's multi-part layout.
+//!
+//! `dir/appenddirname/` holds a manifest and the files it names: one base
+//! file (the dataset at the last rewrite) and the incremental files written
+//! since, oldest first:
+//!
+//! ```text
+//! file appendonly.aof.1.base.aof seq 1 type b
+//! file appendonly.aof.1.incr.aof seq 1 type i
+//! ```
+//!
+//! Redis 7.0 reads this directory and so does Ferrocache, either way round.
+//!
+//! # Writing
+//!
+//! One thread, the writer, owns the files. It takes what the journal
+//! collected (see `ferrocache_commands::journal`), appends it to the
+//! current incremental file and fsyncs as `appendfsync` says: `always`
+//! fsyncs before it reports the offset durable, and every client waiting
+//! on that offset is answered by the one fsync (group commit); `everysec`
+//! fsyncs at most once a second; `no` leaves it to the kernel.
+//!
+//! # Rewriting
+//!
+//! BGREWRITEAOF (or the growth rule) switches to a new incremental file
+//! and captures the dataset at that same point of the stream, with writes
+//! held off only for the switch and the capture (values are cloned; large
+//! strings share their bytes). The writer then writes the new base file
+//! beside the running server, and a new manifest replaces the old one
+//! atomically (temporary file, fsync, rename, fsync of the directory).
+//!
+//! # Loading
+//!
+//! At start-up, with `appendonly yes`, the files are replayed through the
+//! dispatcher in manifest order. A truncated last command is dropped with
+//! a warning when `aof-load-truncated` is on (and cut from the file);
+//! anything else that does not parse stops the start with the file name
+//! and the byte offset.
+
+use bytes::{Bytes, BytesMut};
+use ferrocache_commands::clients::ClientHandle;
+use ferrocache_commands::{Session, Shared};
+use ferrocache_protocol::{DecodeLimits, RequestDecoder};
+use ferrocache_store::{StrValue, Value};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Items per command in a rewritten base file (Redis uses the same batch).
+const ITEMS_PER_COMMAND: usize = 64;
+
+/// One line of the manifest.
+#[derive(Clone, Debug, PartialEq)]
+struct Part {
+    name: String,
+    seq: u64,
+    kind: PartKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum PartKind {
+    Base,
+    Incr,
+    /// A file kept only until a rewrite finishes (Redis's `h`).
+    History,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Manifest {
+    base: Option<Part>,
+    incrs: Vec<Part>,
+}
+
+impl Manifest {
+    fn parse(text: &str, path: &Path) -> io::Result<Manifest> {
+        let mut m = Manifest::default();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = || {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "Invalid AOF manifest file format: {} line {}",
+                        path.display(),
+                        n + 1
+                    ),
+                )
+            };
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let (mut name, mut seq, mut kind) = (None, None, None);
+            let mut i = 0;
+            while i + 1 < words.len() {
+                match words[i] {
+                    "file" => name = Some(words[i + 1].to_string()),
+                    "seq" => seq = words[i + 1].parse::<u64>().ok(),
+                    "type" => {
+                        kind = match words[i + 1] {
+                            "b" => Some(PartKind::Base),
+                            "i" => Some(PartKind::Incr),
+                            "h" => Some(PartKind::History),
+                            _ => None,
+                        }
+                    }
+                    _ => {}
+                }
+                i += 2;
+            }
+            let (Some(name), Some(seq), Some(kind)) = (name, seq, kind) else {
+                return Err(bad());
+            };
+            if name.contains('/') {
+                return Err(bad());
+            }
+            let part = Part { name, seq, kind };
+            match kind {
+                PartKind::Base if m.base.is_some() => return Err(bad()),
+                PartKind::Base => m.base = Some(part),
+                PartKind::Incr => m.incrs.push(part),
+                PartKind::History => {}
+            }
+        }
+        Ok(m)
+    }
+
+    fn render(&self) -> String {
+        let mut s = String::new();
+        let line = |s: &mut String, p: &Part, t: &str| {
+            s.push_str(&format!("file {} seq {} type {}\n", p.name, p.seq, t));
+        };
+        if let Some(b) = &self.base {
+            line(&mut s, b, "b");
+        }
+        for p in &self.incrs {
+            line(&mut s, p, "i");
+        }
+        s
+    }
+}
+
+/// Where the files live, from the configuration.
+struct Layout {
+    dir: PathBuf,
+    prefix: String,
+}
+
+impl Layout {
+    fn from(shared: &Shared) -> Layout {
+        let cfg = &shared.config;
+        let dir = PathBuf::from(cfg.get("dir").unwrap_or_else(|| ".".into()));
+        let sub = cfg
+            .get("appenddirname")
+            .unwrap_or_else(|| "appendonlydir".into());
+        let prefix = cfg
+            .get("appendfilename")
+            .unwrap_or_else(|| "appendonly.aof".into());
+        Layout {
+            dir: dir.join(sub),
+            prefix,
+        }
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.manifest", self.prefix))
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn read_manifest(&self) -> io::Result<Option<Manifest>> {
+        let path = self.manifest_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => Manifest::parse(&text, &path).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces the manifest atomically.
+    fn write_manifest(&self, m: &Manifest) -> io::Result<()> {
+        let tmp = self.dir.join(format!("temp-{}.manifest", self.prefix));
+        write_synced(&tmp, m.render().as_bytes())?;
+        fs::rename(&tmp, self.manifest_path())?;
+        sync_dir(&self.dir)
+    }
+}
+
+fn write_synced(path: &Path, data: &[u8]) -> io::Result<()> {
+    let mut f = File::create(path)?;
+    f.write_all(data)?;
+    f.sync_all()
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------
+
+/// Loads the AOF at start-up when `appendonly yes`; then starts the writer.
+/// An error means the server must not start.
+pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
+    if !shared.config.get_bool("appendonly") {
+        spawn_writer(shared.clone(), None);
+        return Ok(());
+    }
+    let layout = Layout::from(shared);
+    let manifest = layout.read_manifest()?;
+    if let Some(m) = &manifest {
+        let started = Instant::now();
+        let mut parts: Vec<&Part> = m.base.iter().collect();
+        parts.extend(m.incrs.iter());
+        let last = parts.len().saturating_sub(1);
+        for (i, p) in parts.iter().enumerate() {
+            load_file(shared, &layout.path(&p.name), i == last)?;
+        }
+        crate::notice!(
+            "DB loaded from append only file: {:.3} seconds",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    spawn_writer(shared.clone(), manifest);
+    Ok(())
+}
+
+/// Replays one file through the dispatcher. `last`: a truncated tail is
+/// tolerated (and cut) only in the last file.
+fn load_file(shared: &Arc<Shared>, path: &Path, last: bool) -> io::Result<()> {
+    let name = path.display().to_string();
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("The AOF file {name} doesn't exist"),
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    let mut head = [0u8; 5];
+    let n = file.read(&mut head)?;
+    if n == 5 && &head == b"REDIS" {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{name}: base file in RDB format (aof-use-rdb-preamble) cannot be loaded by this build yet"
+            ),
+        ));
+    }
+    let mut file = File::open(path)?;
+    let handle = Arc::new(ClientHandle::new(0, "aof".into(), String::new(), false));
+    let mut session = Session::new(handle, true);
+    let mut decoder = RequestDecoder::new();
+    let limits = DecodeLimits::default();
+    let mut buf = BytesMut::with_capacity(1 << 20);
+    let mut args: Vec<Bytes> = Vec::new();
+    let mut out = BytesMut::new();
+    // Bytes fed to the decoder so far, and the end of the last command
+    // that left the file in a consistent state (outside MULTI).
+    let mut fed: u64 = 0;
+    let mut consistent: u64 = 0;
+    let mut in_multi = false;
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        fed += n as u64;
+        loop {
+            if !decoder.in_progress() {
+                match buf.first() {
+                    None => break,
+                    Some(b'*') => {}
+                    Some(_) => {
+                        let at = fed - buf.len() as u64;
+                        return Err(bad_format(&name, at));
+                    }
+                }
+            }
+            let at = fed - buf.len() as u64;
+            match decoder.decode(&mut buf, &mut args, &limits) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(_) => return Err(bad_format(&name, at)),
+            }
+            let cmd = args
+                .first()
+                .map(|a| a.to_ascii_lowercase())
+                .unwrap_or_default();
+            out.clear();
+            ferrocache_commands::dispatch::execute(shared, &mut session, &args, &mut out);
+            if out.first() == Some(&b'-') && cmd != b"exec" {
+                crate::warning!(
+                    "Error replaying {:?} from {name} at offset {at}: {}",
+                    String::from_utf8_lossy(&cmd),
+                    String::from_utf8_lossy(&out[..out.len().saturating_sub(2)])
+                );
+            }
+            match &cmd[..] {
+                b"multi" => in_multi = true,
+                b"exec" => in_multi = false,
+                _ => {}
+            }
+            if !in_multi {
+                consistent = fed - buf.len() as u64;
+            }
+            args.clear();
+        }
+    }
+    if consistent == fed {
+        return Ok(());
+    }
+    // The file ends inside a command or a transaction.
+    if !last || !shared.config.get_bool("aof-load-truncated") {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "Unexpected end of file reading the append only file {name} at offset {consistent}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
+            ),
+        ));
+    }
+    if in_multi {
+        // Redis drops a transaction without its EXEC: DISCARD what queued.
+        out.clear();
+        let discard = [Bytes::from_static(b"DISCARD")];
+        ferrocache_commands::dispatch::execute(shared, &mut session, &discard, &mut out);
+    }
+    crate::warning!(
+        "!!! Warning: short read while loading the AOF file {name}!!! AOF loaded anyway because aof-load-truncated is enabled; truncating it to its last valid command at offset {consistent}"
+    );
+    OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .set_len(consistent)?;
+    Ok(())
+}
+
+fn bad_format(name: &str, at: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "Bad file format reading the append only file {name} at offset {at}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
+        ),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------
+
+/// The open incremental file and what the writer knows of the layout.
+struct Open {
+    layout: Layout,
+    manifest: Manifest,
+    /// The incremental file being appended to (None until the first
+    /// rewrite of a fresh layout opens one).
+    file: Option<File>,
+    /// Bytes in the current incremental file(s) since the last rewrite.
+    incr_size: u64,
+    base_size: u64,
+    last_fsync: Instant,
+    /// Stream offset written to the file but not yet fsynced.
+    unsynced: Option<u64>,
+}
+
+fn spawn_writer(shared: Arc<Shared>, manifest: Option<Manifest>) {
+    STOP.with_shared(&shared, false);
+    let t = std::thread::Builder::new()
+        .name("ferrocache-aof".into())
+        .spawn(move || writer(shared, manifest));
+    if let Err(e) = t {
+        crate::warning!("Can't start the AOF writer thread: {e}");
+    }
+}
+
+/// Asks the writer to flush, fsync and stop, and waits (bounded) for it.
+pub fn shutdown(shared: &Shared) {
+    STOP.with_shared(shared, true);
+    shared.journal.wake_aof();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !STOP.stopped(shared) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Per-server stop flags, keyed by the `Shared` address (several embedded
+/// servers can share a process).
+struct StopFlags(parking_lot::Mutex<Vec<(usize, bool, bool)>>);
+
+static STOP: StopFlags = StopFlags(parking_lot::Mutex::new(Vec::new()));
+
+impl StopFlags {
+    fn key(shared: &Shared) -> usize {
+        shared as *const Shared as usize
+    }
+
+    fn with_shared(&self, shared: &Shared, stop: bool) {
+        let k = Self::key(shared);
+        let mut v = self.0.lock();
+        match v.iter_mut().find(|e| e.0 == k) {
+            Some(e) => e.1 = stop,
+            None => v.push((k, stop, false)),
+        }
+    }
+
+    fn requested(&self, shared: &Shared) -> bool {
+        let k = Self::key(shared);
+        self.0.lock().iter().any(|e| e.0 == k && e.1)
+    }
+
+    fn set_stopped(&self, shared: &Shared) {
+        let k = Self::key(shared);
+        let mut v = self.0.lock();
+        match v.iter_mut().find(|e| e.0 == k) {
+            Some(e) => e.2 = true,
+            None => v.push((k, false, true)),
+        }
+    }
+
+    fn stopped(&self, shared: &Shared) -> bool {
+        let k = Self::key(shared);
+        self.0.lock().iter().any(|e| e.0 == k && e.2)
+    }
+
+    fn forget(&self, shared: &Shared) {
+        let k = Self::key(shared);
+        self.0.lock().retain(|e| e.0 != k);
+    }
+}
+
+fn writer(shared: Arc<Shared>, mut manifest: Option<Manifest>) {
+    let aof = &shared.journal.aof;
+    let mut open: Option<Open> = None;
+    loop {
+        let stop = STOP.requested(&shared);
+        let want = shared.config.get_bool("appendonly") && !stop;
+        let policy = shared
+            .config
+            .get("appendfsync")
+            .unwrap_or_else(|| "everysec".into());
+        aof.fsync_always
+            .store(want && policy == "always", Ordering::Relaxed);
+        aof.wake.store(false, Ordering::Release);
+        if want && open.is_none() {
+            match open_aof(&shared, manifest.take()) {
+                Ok(o) => {
+                    aof.enabled.store(true, Ordering::Relaxed);
+                    aof.base_size.store(o.base_size, Ordering::Relaxed);
+                    open = Some(o);
+                }
+                Err(e) => {
+                    crate::warning!("Can't open the append-only file: {e}");
+                    aof.last_write_ok.store(false, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+            }
+        }
+        if !want {
+            if let Some(mut o) = open.take() {
+                // Everything journaled so far goes to disk before closing.
+                let (bytes, end) = shared.journal.take_aof();
+                let _ = write_out(&shared, &mut o, &bytes, end, true);
+                shared.journal.set_aof(&shared.ks, false);
+                aof.enabled.store(false, Ordering::Relaxed);
+                aof.set_synced(end);
+            }
+            if stop {
+                STOP.set_stopped(&shared);
+                return;
+            }
+            // Idle until CONFIG SET appendonly yes (or shutdown).
+            let _ = shared.journal.wait_take_aof(Duration::from_millis(200));
+            continue;
+        }
+        let Some(o) = open.as_mut() else { continue };
+        if aof.rewrite_scheduled.swap(false, Ordering::AcqRel) || auto_rewrite_due(&shared, o) {
+            rewrite(&shared, o);
+        }
+        let (bytes, end) = shared.journal.wait_take_aof(Duration::from_millis(100));
+        let always = policy == "always";
+        let sync_now = match policy.as_str() {
+            "always" => true,
+            "everysec" => o.last_fsync.elapsed() >= Duration::from_secs(1),
+            _ => false,
+        };
+        if let Err(e) = write_out(&shared, o, &bytes, end, sync_now) {
+            crate::warning!("Error writing to the AOF file: {e}");
+            aof.last_write_ok.store(false, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        aof.last_write_ok.store(true, Ordering::Relaxed);
+        if !always && policy != "everysec" {
+            // `no`: durable as far as we will ever know.
+            aof.set_synced(end);
+        }
+    }
+}
+
+/// Appends `bytes` (ending at stream offset `end`) and fsyncs if asked.
+fn write_out(shared: &Shared, o: &mut Open, bytes: &[u8], end: u64, sync: bool) -> io::Result<()> {
+    let Some(file) = o.file.as_mut() else {
+        return Err(io::Error::other("no incremental file open"));
+    };
+    if !bytes.is_empty() {
+        file.write_all(bytes)?;
+        o.incr_size += bytes.len() as u64;
+        o.unsynced = Some(end);
+        shared
+            .journal
+            .aof
+            .current_size
+            .store(o.base_size + o.incr_size, Ordering::Relaxed);
+    }
+    if sync {
+        if let Some(at) = o.unsynced.take() {
+            file.sync_data()?;
+            shared.journal.aof.set_synced(at);
+        }
+        o.last_fsync = Instant::now();
+    }
+    Ok(())
+}
+
+/// Opens the AOF for writing: the existing layout (after a load), or a new
+/// one made by rewriting the current dataset (first start with `appendonly
+/// yes`, or CONFIG SET appendonly yes).
+fn open_aof(shared: &Arc<Shared>, loaded: Option<Manifest>) -> io::Result<Open> {
+    let layout = Layout::from(shared);
+    fs::create_dir_all(&layout.dir)?;
+    shared.journal.set_aof(&shared.ks, true);
+    // After a load, go on appending to the layout just replayed. Otherwise
+    // (first start, CONFIG SET appendonly yes) rewrite the current dataset
+    // into a new layout, numbered after any old one it replaces.
+    let (manifest, fresh) = match loaded {
+        Some(m) if m.base.is_some() && !m.incrs.is_empty() => (m, false),
+        Some(m) => (m, true),
+        None => (
+            layout.read_manifest().ok().flatten().unwrap_or_default(),
+            true,
+        ),
+    };
+    if fresh {
+        // A fresh layout: the rewrite writes base and incremental files.
+        let mut o = Open {
+            layout,
+            manifest,
+            file: None,
+            incr_size: 0,
+            base_size: 0,
+            last_fsync: Instant::now(),
+            unsynced: None,
+        };
+        if let Err(e) = rewrite_now(shared, &mut o) {
+            shared.journal.set_aof(&shared.ks, false);
+            return Err(e);
+        }
+        return Ok(o);
+    }
+    let last = manifest
+        .incrs
+        .last()
+        .cloned()
+        .ok_or_else(|| io::Error::other("no incr file"))?;
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(layout.path(&last.name))?;
+    let base_size = manifest
+        .base
+        .as_ref()
+        .and_then(|b| fs::metadata(layout.path(&b.name)).ok())
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let incr_size = manifest
+        .incrs
+        .iter()
+        .filter_map(|p| fs::metadata(layout.path(&p.name)).ok())
+        .map(|m| m.len())
+        .sum();
+    Ok(Open {
+        layout,
+        manifest,
+        file: Some(file),
+        incr_size,
+        base_size,
+        last_fsync: Instant::now(),
+        unsynced: None,
+    })
+}
+
+fn auto_rewrite_due(shared: &Shared, o: &Open) -> bool {
+    let pct = shared
+        .config
+        .get_i64("auto-aof-rewrite-percentage")
+        .unwrap_or(100);
+    let min = shared
+        .config
+        .get_i64("auto-aof-rewrite-min-size")
+        .unwrap_or(64 << 20) as u64;
+    if pct <= 0 {
+        return false;
+    }
+    let total = o.base_size + o.incr_size;
+    let base = o.base_size.max(1);
+    total >= min && o.incr_size * 100 / base >= pct as u64
+}
+
+fn rewrite(shared: &Arc<Shared>, o: &mut Open) {
+    let aof = &shared.journal.aof;
+    let started = Instant::now();
+    match rewrite_now(shared, o) {
+        Ok(()) => {
+            aof.last_rewrite_ok.store(true, Ordering::Relaxed);
+            crate::notice!("Background AOF rewrite finished successfully");
+        }
+        Err(e) => {
+            aof.last_rewrite_ok.store(false, Ordering::Relaxed);
+            crate::warning!("Background AOF rewrite failed: {e}");
+        }
+    }
+    aof.last_rewrite_time_sec
+        .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
+}
+
+/// One key as the rewrite captured it.
+struct Captured {
+    key: Bytes,
+    value: Value,
+    expire_at: Option<u64>,
+}
+
+/// Switches to a new incremental file and captures the dataset at that
+/// point of the stream, then writes the new base file and manifest.
+fn rewrite_now(shared: &Arc<Shared>, o: &mut Open) -> io::Result<()> {
+    let aof = &shared.journal.aof;
+    aof.rewrite_in_progress.store(true, Ordering::Relaxed);
+    aof.rewrite_started_ms
+        .store(ferrocache_commands::context::unix_ms(), Ordering::Relaxed);
+    let result = (|| {
+        let seq = o.manifest.base.as_ref().map(|b| b.seq).unwrap_or(0) + 1;
+        let incr_seq = o.manifest.incrs.last().map(|p| p.seq).unwrap_or(0) + 1;
+        let incr = Part {
+            name: format!("{}.{incr_seq}.incr.aof", o.layout.prefix),
+            seq: incr_seq,
+            kind: PartKind::Incr,
+        };
+        let new_file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(o.layout.path(&incr.name))?;
+        let now = ferrocache_commands::context::unix_ms();
+        // Writes wait while the pending bytes go to the old file and the
+        // dataset is captured; from here on the stream goes to `new_file`.
+        let (pending, dbs, end_offset) = shared.journal.quiesced(|pending| {
+            let dbs: Vec<Vec<Captured>> = (0..shared.ks.databases())
+                .map(|db| capture_db(shared, db, now))
+                .collect();
+            (pending, dbs, shared.journal.offset())
+        });
+        if let Some(f) = o.file.as_mut() {
+            f.write_all(&pending)?;
+            f.sync_data()?;
+        }
+        o.file = Some(new_file);
+        let base = Part {
+            name: format!("{}.{seq}.base.aof", o.layout.prefix),
+            seq,
+            kind: PartKind::Base,
+        };
+        let tmp = o
+            .layout
+            .dir
+            .join(format!("temp-rewriteaof-{}.aof", std::process::id()));
+        let base_size = write_base(&tmp, &dbs)?;
+        fs::rename(&tmp, o.layout.path(&base.name))?;
+        let old = std::mem::take(&mut o.manifest);
+        o.manifest = Manifest {
+            base: Some(base),
+            incrs: vec![incr],
+        };
+        o.layout.write_manifest(&o.manifest)?;
+        // The old files are history now.
+        for p in old.base.iter().chain(old.incrs.iter()) {
+            if o.manifest.base.as_ref().map(|b| &b.name) != Some(&p.name)
+                && !o.manifest.incrs.iter().any(|i| i.name == p.name)
+            {
+                let _ = fs::remove_file(o.layout.path(&p.name));
+            }
+        }
+        o.base_size = base_size;
+        o.incr_size = 0;
+        aof.base_size.store(base_size, Ordering::Relaxed);
+        aof.current_size.store(base_size, Ordering::Relaxed);
+        aof.set_synced(end_offset);
+        aof.rewrites.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    })();
+    aof.rewrite_in_progress.store(false, Ordering::Relaxed);
+    result
+}
+
+fn capture_db(shared: &Shared, db: usize, now: u64) -> Vec<Captured> {
+    let mut out = Vec::new();
+    for shard in 0..ferrocache_store::SHARDS_PER_DB {
+        let s = shared.ks.lock_shard(db, shard);
+        for e in s.iter() {
+            if e.is_expired(now) {
+                continue;
+            }
+            out.push(Captured {
+                key: Bytes::copy_from_slice(e.key()),
+                value: e.value.clone(),
+                expire_at: e.expire_at(),
+            });
+        }
+    }
+    out
+}
+
+/// Writes the captured dataset as commands; returns the file's size.
+fn write_base(path: &Path, dbs: &[Vec<Captured>]) -> io::Result<u64> {
+    let mut w = io::BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let mut size = 0u64;
+    let mut emit = |w: &mut io::BufWriter<File>, argv: &[&[u8]]| -> io::Result<()> {
+        let mut buf = Vec::new();
+        buf.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+        for a in argv {
+            buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            buf.extend_from_slice(a);
+            buf.extend_from_slice(b"\r\n");
+        }
+        size += buf.len() as u64;
+        w.write_all(&buf)
+    };
+    for (db, keys) in dbs.iter().enumerate() {
+        if keys.is_empty() {
+            continue;
+        }
+        emit(&mut w, &[b"SELECT", db.to_string().as_bytes()])?;
+        for c in keys {
+            let key = &c.key[..];
+            match &c.value {
+                Value::Str(s) => {
+                    let text = match s {
+                        StrValue::Int(n) => Bytes::from(n.to_string()),
+                        StrValue::Bytes { data, .. } => data.clone(),
+                    };
+                    emit(&mut w, &[b"SET", key, &text])?;
+                }
+                Value::List(l) => {
+                    let items: Vec<&[u8]> = l.iter().collect();
+                    for batch in items.chunks(ITEMS_PER_COMMAND) {
+                        let mut argv: Vec<&[u8]> = vec![b"RPUSH", key];
+                        argv.extend_from_slice(batch);
+                        emit(&mut w, &argv)?;
+                    }
+                }
+                Value::Set(s) => {
+                    let members = s.members();
+                    for batch in members.chunks(ITEMS_PER_COMMAND) {
+                        let mut argv: Vec<&[u8]> = vec![b"SADD", key];
+                        argv.extend(batch.iter().map(|m| &m[..]));
+                        emit(&mut w, &argv)?;
+                    }
+                }
+                Value::Hash(h) => {
+                    let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
+                    for batch in pairs.chunks(ITEMS_PER_COMMAND) {
+                        let mut argv: Vec<&[u8]> = vec![b"HMSET", key];
+                        for (f, v) in batch {
+                            argv.push(f);
+                            argv.push(v);
+                        }
+                        emit(&mut w, &argv)?;
+                    }
+                }
+            }
+            if let Some(at) = c.expire_at {
+                emit(&mut w, &[b"PEXPIREAT", key, at.to_string().as_bytes()])?;
+            }
+        }
+    }
+    w.flush()?;
+    w.get_ref().sync_all()?;
+    Ok(size)
+}
+
+/// Forgets a stopped server's flags (embedded servers come and go).
+pub fn forget(shared: &Shared) {
+    STOP.forget(shared);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_round_trips_and_rejects_garbage() {
+        let text = "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\nfile appendonly.aof.2.incr.aof seq 2 type i\n";
+        let m = Manifest::parse(text, Path::new("m")).expect("parses");
+        assert_eq!(
+            m.base.as_ref().map(|b| b.name.as_str()),
+            Some("appendonly.aof.1.base.rdb")
+        );
+        assert_eq!(m.incrs.len(), 2);
+        assert_eq!(m.render(), text);
+        assert!(Manifest::parse("file x seq y type b\n", Path::new("m")).is_err());
+        assert!(Manifest::parse("file ../x seq 1 type b\n", Path::new("m")).is_err());
+        assert!(
+            Manifest::parse("file a seq 1 type b\nfile b seq 2 type b\n", Path::new("m")).is_err()
+        );
+    }
+}
