@@ -953,6 +953,20 @@ pub fn reply_popped(r: &mut Encoder, key: Option<&[u8]>, popped: &[(Bytes, f64)]
     }
 }
 
+/// Records a pop of `n` members in the journal as Redis 7.0 replicates
+/// ZMPOP (and the blocking pops): `ZPOPMIN|ZPOPMAX key n`.
+pub fn propagate_pop(ctx: &mut Ctx, key: &[u8], end: End, n: usize) {
+    let name: &'static [u8] = match end {
+        End::Min => b"ZPOPMIN",
+        End::Max => b"ZPOPMAX",
+    };
+    ctx.propagate(vec![
+        Bytes::from_static(name),
+        Bytes::copy_from_slice(key),
+        Bytes::from(n.to_string()),
+    ]);
+}
+
 /// Writes what BZPOPMIN and BZPOPMAX answer: `[key, member, score]`, flat
 /// in both protocols (the score a double in RESP3).
 pub fn reply_popped_with_key(r: &mut Encoder, key: &[u8], member: &[u8], score: f64) {
@@ -1058,6 +1072,7 @@ fn cmd_zmpop(ctx: &mut Ctx) -> CmdResult {
         .lock_many(m.keys.iter().map(|k| (db, k.as_ref())), ctx.now_ms);
     for key in m.keys {
         if let Some(popped) = pop(ctx, &mut locked, db, key, m.end, m.count)? {
+            propagate_pop(ctx, key, m.end, popped.len());
             drop(locked);
             reply_popped(&mut ctx.reply(), Some(key), &popped, true);
             return Ok(());
