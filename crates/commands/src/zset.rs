@@ -953,8 +953,9 @@ pub fn reply_popped(r: &mut Encoder, key: Option<&[u8]>, popped: &[(Bytes, f64)]
     }
 }
 
-/// Records a pop of `n` members in the journal as Redis 7.0 replicates
-/// ZMPOP (and the blocking pops): `ZPOPMIN|ZPOPMAX key n`.
+/// Records a pop in the journal as Redis 7.0 replicates ZMPOP (and the
+/// blocking pops): `ZPOPMIN|ZPOPMAX key count`, with the count asked for
+/// (popping more than the set holds replays the same).
 pub fn propagate_pop(ctx: &mut Ctx, key: &[u8], end: End, n: usize) {
     let name: &'static [u8] = match end {
         End::Min => b"ZPOPMIN",
@@ -1072,7 +1073,7 @@ fn cmd_zmpop(ctx: &mut Ctx) -> CmdResult {
         .lock_many(m.keys.iter().map(|k| (db, k.as_ref())), ctx.now_ms);
     for key in m.keys {
         if let Some(popped) = pop(ctx, &mut locked, db, key, m.end, m.count)? {
-            propagate_pop(ctx, key, m.end, popped.len());
+            propagate_pop(ctx, key, m.end, m.count);
             drop(locked);
             reply_popped(&mut ctx.reply(), Some(key), &popped, true);
             return Ok(());
