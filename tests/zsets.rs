@@ -105,6 +105,11 @@ fn zadd_and_point_reads_match_redis() {
         ZADD z INCR XX 1 nosuch
         ZADD z INCR GT -1 a
         ZADD z INCR LT -1 a
+        ZADD dup 1 a 2 a 3 b
+        ZADD dup CH 5 c 6 c 6 a
+        ZADD dup NX CH 1 d 2 d
+        ZREM dup a a d
+        ZRANGE dup 0 -1 WITHSCORES
         ZADD z nx xx 1 a
         ZADD z gt lt 1 a
         ZADD z nx gt 1 a
