@@ -470,7 +470,24 @@ impl Skiplist {
         if self.len == 0 {
             self.nodes.truncate(1);
             self.free.clear();
+        } else if self.free.len() > 64 && self.free.len() > self.len {
+            self.compact();
         }
+    }
+
+    /// Rebuilds the arena once most of its slots are free, so that a set
+    /// that shrank gives its memory back (amortized: it takes as many
+    /// removals as there are members left).
+    fn compact(&mut self) {
+        let mut fresh = Skiplist::new();
+        fresh.nodes.reserve_exact(self.len + 1);
+        let mut x = self.link(HEAD, 0).next;
+        while x != NIL {
+            let n = &self.nodes[x as usize];
+            fresh.insert(&n.member, n.score);
+            x = n.links[0].next;
+        }
+        *self = fresh;
     }
 
     /// How many nodes, from the first, satisfy `pred` (which holds for a
@@ -915,6 +932,30 @@ mod tests {
             assert_eq!(z.len(), 3);
             assert_eq!(z.nth(0).map(|p| p.0), Some(Bytes::from("c")));
         }
+    }
+
+    #[test]
+    fn skiplist_compacts_after_mass_removal() {
+        let limits = Limits {
+            max_entries: 0,
+            max_value: 0,
+        };
+        let mut z = Zset::for_first(0, limits);
+        for i in 0..1000 {
+            z.insert(format!("m{i:04}").as_bytes(), i as f64, limits);
+        }
+        z.remove_range(10, 990);
+        for i in 0..5 {
+            z.remove(format!("m{i:04}").as_bytes());
+        }
+        let Zset::Skiplist(s) = &z else {
+            panic!("skiplist expected");
+        };
+        assert!(s.nodes.len() < 100, "arena not compacted: {}", s.nodes.len());
+        let got: Vec<f64> = z.to_vec().iter().map(|p| p.1).collect();
+        let want: Vec<f64> = (5..10).chain(990..1000).map(|i| i as f64).collect();
+        assert_eq!(got, want);
+        assert_eq!(z.rank(b"m0995"), Some((10, 995.0)));
     }
 
     #[test]
