@@ -951,7 +951,11 @@ mod tests {
         let Zset::Skiplist(s) = &z else {
             panic!("skiplist expected");
         };
-        assert!(s.nodes.len() < 100, "arena not compacted: {}", s.nodes.len());
+        assert!(
+            s.nodes.len() < 100,
+            "arena not compacted: {}",
+            s.nodes.len()
+        );
         let got: Vec<f64> = z.to_vec().iter().map(|p| p.1).collect();
         let want: Vec<f64> = (5..10).chain(990..1000).map(|i| i as f64).collect();
         assert_eq!(got, want);
