@@ -9,13 +9,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn temp_dir(tag: &str) -> PathBuf {
+pub(crate) fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fc-aof-{tag}-{}", fastrand::u64(..)));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
 
-fn ferrocache_in(dir: &Path, extra: &[(&str, &str)]) -> std::io::Result<ferrocache::ServerHandle> {
+pub(crate) fn ferrocache_in(
+    dir: &Path,
+    extra: &[(&str, &str)],
+) -> std::io::Result<ferrocache::ServerHandle> {
     let mut b = ferrocache::Server::builder()
         .threads(2)
         .config("dir", &dir.display().to_string())
@@ -29,7 +32,7 @@ fn ferrocache_in(dir: &Path, extra: &[(&str, &str)]) -> std::io::Result<ferrocac
 /// Everything a server holds, in a form two servers can be compared by:
 /// per database, each key with its type, contents (sorted where the type
 /// is unordered) and whether it has a TTL.
-fn fingerprint(port: u16) -> Vec<String> {
+pub(crate) fn fingerprint(port: u16) -> Vec<String> {
     let mut c = Conn::connect(port);
     let mut out = Vec::new();
     for db in 0..3 {
@@ -149,7 +152,7 @@ fn fill(port: u16) {
     c.cmd(&["GET", "gone"]);
 }
 
-fn stop_redis(port: u16) {
+pub(crate) fn stop_redis(port: u16) {
     let mut c = Conn::connect(port);
     c.send(&[b"SHUTDOWN", b"NOSAVE"]);
     let _ = c.read_reply();

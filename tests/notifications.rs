@@ -20,7 +20,7 @@ fn drain(conn: &mut crate::support::Conn) -> Vec<String> {
     }
 }
 
-fn run(p: &mut Pair, flags: &str, script: &str) {
+pub(crate) fn run(p: &mut Pair, flags: &str, script: &str) {
     let mut writer = p.link();
     writer.check(&["CONFIG", "SET", "notify-keyspace-events", flags]);
     writer.check(&["CONFIG", "GET", "notify-keyspace-events"]);
@@ -118,6 +118,11 @@ const COMMANDS: &str = r#"
     SINTERSTORE z x y
     SUNIONSTORE z x y
     SDIFFSTORE z x x
+    GET missing
+    MGET missing s
+    HGET nohash f
+    LRANGE nolist 0 -1
+    SMEMBERS noset
     FLUSHALL
 "#;
 
@@ -130,7 +135,7 @@ fn keyspace_and_keyevent_notifications_match_redis() {
 #[test]
 fn class_filters_match_redis() {
     let mut p = Pair::new();
-    for flags in ["K$", "El", "Kgx", "Eh", "KEs", "An"] {
+    for flags in ["K$", "El", "Kgx", "Eh", "KEs", "An", "Km", "Em", "KEAm"] {
         run(&mut p, flags, COMMANDS);
     }
 }

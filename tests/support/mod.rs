@@ -181,8 +181,10 @@ impl Conn {
     }
 
     /// True once the server has closed the connection.
+    /// True once the server has closed the connection; reads (and drops)
+    /// up to 64 KB of whatever is still buffered per call.
     pub fn is_closed(&mut self) -> bool {
-        let mut b = [0u8; 1];
+        let mut b = [0u8; 65536];
         self.stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .ok();
@@ -312,4 +314,58 @@ impl Link {
         );
         ours
     }
+}
+
+/// The ferrocache binary as its own process (its counting allocator makes
+/// `used_memory` exact, and it can be killed), killed on drop.
+pub struct FerrocacheProcess {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Drop for FerrocacheProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary on a free port with `args` and waits until it answers.
+pub fn ferrocache_process(args: &[&str]) -> FerrocacheProcess {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ferrocache");
+    let p = FerrocacheProcess { child, port };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(mut c) = Conn::try_connect(port) {
+            if c.cmd(&["PING"]) == b"+PONG\r\n" {
+                return p;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("ferrocache did not start on {port}");
+}
+
+/// One `field:value` of an INFO reply.
+pub fn info_field(c: &mut Conn, section: &str, field: &str) -> String {
+    let reply = c.cmd(&["INFO", section]);
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}: {text}"))
 }

@@ -16,6 +16,7 @@
 //! `rps.svg` under the output directory (`target/bench-report/`).
 
 pub mod client;
+pub mod collections;
 pub mod loadgen;
 pub mod machine;
 pub mod memory;
@@ -39,6 +40,9 @@ pub struct Opts {
     pub reps: usize,
     /// Distinct keys loaded for the memory section.
     pub memory_keys: u64,
+    /// Small collections of each kind for the collection memory rows (0:
+    /// no such rows).
+    pub collections: u64,
     pub out: PathBuf,
     pub ferrocache: Launcher,
     pub redis_server: String,
@@ -59,6 +63,7 @@ impl Opts {
             requests: 1_000_000,
             reps: 3,
             memory_keys: 1_000_000,
+            collections: 100_000,
             out,
             ferrocache,
             redis_server: "redis-server".into(),
@@ -76,6 +81,7 @@ impl Opts {
             requests: 2_000,
             reps: 1,
             memory_keys: 10_000,
+            collections: 2_000,
             ..Opts::full(ferrocache, out)
         }
     }
@@ -159,6 +165,9 @@ pub struct MemoryResult {
     pub value_size: usize,
     pub redis: ServerMemory,
     pub ferrocache: ServerMemory,
+    /// Collections of each kind loaded for the collection rows.
+    pub collections: u64,
+    pub kinds: Vec<collections::KindResult>,
 }
 
 #[derive(Clone, Debug)]
@@ -544,12 +553,43 @@ fn run_memory(opts: &Opts, progress: &Progress) -> io::Result<MemoryResult> {
     let ferro_mem = measure_memory(progress, "ferrocache", ferro, n, size, &fdir.0, &|dir| {
         opts.ferrocache.start(dir)
     })?;
+    let kinds = if opts.collections == 0 {
+        Vec::new()
+    } else {
+        run_collections(opts, progress)?
+    };
     Ok(MemoryResult {
         keys: n,
         value_size: size,
         redis: redis_mem,
         ferrocache: ferro_mem,
+        collections: opts.collections,
+        kinds,
     })
+}
+
+/// Each kind of small collection on a fresh pair of servers.
+fn run_collections(opts: &Opts, progress: &Progress) -> io::Result<Vec<collections::KindResult>> {
+    let n = opts.collections;
+    let mut out = Vec::new();
+    for kind in collections::KINDS {
+        let rdir = Scratch::new("redis-coll")?;
+        let fdir = Scratch::new("ferrocache-coll")?;
+        progress.show(&format!("memory: {n} x {} into redis", kind.label));
+        let redis: Box<dyn Running> = Box::new(servers::start_redis(&opts.redis_server, &rdir.0)?);
+        let r = collections::measure(redis.port(), redis.pid(), kind, n);
+        redis.stop();
+        progress.show(&format!("memory: {n} x {} into ferrocache", kind.label));
+        let ferro = opts.ferrocache.start(&fdir.0)?;
+        let f = collections::measure(ferro.port(), ferro.pid(), kind, n);
+        ferro.stop();
+        out.push(collections::KindResult {
+            label: kind.label,
+            redis: r?,
+            ferrocache: f?,
+        });
+    }
+    Ok(out)
 }
 
 type Restart<'a> = &'a dyn Fn(&Path) -> io::Result<Box<dyn Running>>;

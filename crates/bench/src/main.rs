@@ -1,7 +1,7 @@
 //! `ferrocache-bench`: Redis against Ferrocache, alternated, with medians.
 //!
 //! ```text
-//! cargo run --release -p ferrocache-bench -- [--smoke] [--requests N] [--reps R] [--out DIR]
+//! cargo run --release -p ferrocache-bench -- [--smoke] [--requests N] [--reps R] [--collections N] [--out DIR]
 //! ```
 
 use clap::Parser;
@@ -27,6 +27,11 @@ struct Cli {
     /// Distinct keys loaded for the memory section (default 1000000; 10000 with --smoke).
     #[arg(long, value_name = "N")]
     keys: Option<u64>,
+    /// Small collections of each kind (hash, set, intset, list) loaded for
+    /// the collection memory rows; 0 leaves the rows out (default 100000;
+    /// 2000 with --smoke).
+    #[arg(long, value_name = "N")]
+    collections: Option<u64>,
     /// Output directory (default target/bench-report).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -126,6 +131,9 @@ fn main() -> ExitCode {
     }
     if let Some(k) = cli.keys {
         opts.memory_keys = k.max(1);
+    }
+    if let Some(c) = cli.collections {
+        opts.collections = c;
     }
     opts.only = cli.only;
     opts.skip_memory = cli.skip_memory;

@@ -260,6 +260,37 @@ fn memory_lines(m: &MemoryResult) -> Vec<MemLine> {
         target: "—".into(),
         result: "—".into(),
     });
+    for k in &m.kinds {
+        let n = m.collections;
+        let cell = |snap: Option<u64>, per: Option<f64>, err: &Option<String>| match (err, snap) {
+            (Some(e), _) => format!("failed: {e}"),
+            (None, Some(x)) => format!(
+                "{} ({} each)",
+                mb(x),
+                per.map(|p| format!("+{p:.1} B")).unwrap_or("?".into())
+            ),
+            (None, None) => "not reported".into(),
+        };
+        let (rs, fs) = (&k.redis, &k.ferrocache);
+        v.push(MemLine {
+            metric: format!("used_memory after {n} x {}", k.label),
+            redis: cell(rs.after.used_memory, rs.used_per(n), &rs.error),
+            ferrocache: cell(fs.after.used_memory, fs.used_per(n), &fs.error),
+            ratio: ratio_of(rs.used_per(n), fs.used_per(n)),
+            target: "—".into(),
+            result: "—".into(),
+        });
+        v.push(MemLine {
+            metric: format!("RSS after {n} x {}", k.label),
+            redis: cell(rs.after.rss, rs.rss_per(n), &rs.error),
+            ferrocache: cell(fs.after.rss, fs.rss_per(n), &fs.error),
+            ratio: ratio_of(rs.rss_per(n), fs.rss_per(n)),
+            target: "—".into(),
+            result: "—".into(),
+        });
+    }
+    // ZSET: the small sorted set rows come out of the loop above once
+    // `collections::KINDS` has a sorted set kind.
     v
 }
 
@@ -346,6 +377,7 @@ pub fn markdown(rep: &Report) -> String {
                 l.result
             );
         }
+        let _ = writeln!(s, "\nCollection rows load N collections of one kind into a fresh server of each side; the figure in parentheses is the growth while loading divided by N, and the ratio compares those growths.");
         let _ = writeln!(s, "\nPer-key figures are the growth while loading divided by the key count. RSS is VmRSS from /proc. The BGSAVE probe is one client writing back to back while the snapshot runs.");
     }
     let _ = writeln!(s, "\n## Notes\n");

@@ -22,8 +22,13 @@ impl Running for Embedded {
     }
 }
 
-fn embedded(_dir: &Path) -> std::io::Result<Box<dyn Running>> {
-    let h = ferrocache::Server::builder().threads(2).start()?;
+fn embedded(dir: &Path) -> std::io::Result<Box<dyn Running>> {
+    // Files (the AOF rows turn appendonly on) go to the runner's scratch
+    // directory, not the working directory.
+    let h = ferrocache::Server::builder()
+        .threads(2)
+        .config("dir", &dir.display().to_string())
+        .start()?;
     Ok(Box::new(Embedded(h)))
 }
 

@@ -158,7 +158,37 @@ static SUBS: &[Command] = &[
         G,
         "6.0.0",
         "Returns the client ID to which the connection's tracking notifications are redirected.",
-        cmd_client_getredir,
+        crate::tracking::cmd_client_getredir,
+    ),
+    command(
+        "tracking",
+        -3,
+        F,
+        NO_KEYS,
+        G,
+        "6.0.0",
+        "Controls server-assisted client-side caching for the connection.",
+        crate::tracking::cmd_client_tracking,
+    ),
+    command(
+        "caching",
+        3,
+        F,
+        NO_KEYS,
+        G,
+        "6.0.0",
+        "Instructs the server whether to track the keys in the next request.",
+        crate::tracking::cmd_client_caching,
+    ),
+    command(
+        "trackinginfo",
+        2,
+        F,
+        NO_KEYS,
+        G,
+        "6.2.0",
+        "Returns information about server-assisted client-side caching for the connection.",
+        crate::tracking::cmd_client_trackinginfo,
     ),
     command(
         "help",
@@ -223,6 +253,13 @@ pub fn describe(h: &ClientHandle, out: &mut String) {
     if h.is_unix {
         flags.push('U');
     }
+    let tracking = h.tracking.load(Ordering::Relaxed);
+    if tracking & crate::tracking::TRACKING_ON != 0 {
+        flags.push('t');
+    }
+    if tracking & crate::tracking::TRACKING_BCAST != 0 {
+        flags.push('B');
+    }
     if h.no_evict.load(Ordering::Relaxed) {
         flags.push('e');
     }
@@ -240,7 +277,7 @@ pub fn describe(h: &ClientHandle, out: &mut String) {
     let obuf = h.obuf.load(Ordering::Relaxed);
     let _ = writeln!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={}",
         h.id,
         h.addr,
         h.laddr,
@@ -259,6 +296,11 @@ pub fn describe(h: &ClientHandle, out: &mut String) {
         obuf,
         16384 + qbuf + obuf,
         h.last_cmd_name(),
+        if tracking & crate::tracking::TRACKING_ON != 0 {
+            h.redirect.load(Ordering::Relaxed)
+        } else {
+            -1
+        },
         h.resp.load(Ordering::Relaxed),
     );
 }
@@ -528,18 +570,13 @@ fn cmd_client_unblock(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-fn cmd_client_getredir(ctx: &mut Ctx) -> CmdResult {
-    ctx.reply().int(-1);
-    Ok(())
-}
-
 fn cmd_client_help(ctx: &mut Ctx) -> CmdResult {
     crate::server::reply_help(
         ctx,
         "CLIENT",
         &[
             ("GETNAME", "Name of this connection."),
-            ("GETREDIR", "Tracking redirection target (always -1: no tracking)."),
+            ("GETREDIR", "Return the client ID we are redirecting to when tracking is enabled."),
             ("ID", "Id of this connection."),
             ("INFO", "One line describing this connection, as in CLIENT LIST."),
             ("KILL <ip:port>", "Close the connection from <ip:port>."),

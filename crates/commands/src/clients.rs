@@ -40,6 +40,10 @@ pub struct ClientHandle {
     pub psubs: AtomicUsize,
     pub ssubs: AtomicUsize,
     pub is_unix: bool,
+    /// CLIENT TRACKING flags ([`crate::tracking::TRACKING_ON`], ...) and
+    /// redirect target, for CLIENT LIST.
+    pub tracking: AtomicU8,
+    pub redirect: std::sync::atomic::AtomicI64,
 }
 
 impl ClientHandle {
@@ -69,6 +73,8 @@ impl ClientHandle {
             psubs: AtomicUsize::new(0),
             ssubs: AtomicUsize::new(0),
             is_unix,
+            tracking: AtomicU8::new(0),
+            redirect: std::sync::atomic::AtomicI64::new(0),
         }
     }
 

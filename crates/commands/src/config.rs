@@ -330,6 +330,7 @@ pub static PARAMS: &[Param] = &[
     ),
     p("tcp-keepalive", INT, "300"),
     p("timeout", INT, "0"),
+    p("tracking-table-max-keys", INT, "1000000"),
     fixed("unixsocket", Kind::Str, ""),
     fixed("unixsocketperm", Kind::Int { min: 0, max: 0o777 }, "0"),
     aliased(

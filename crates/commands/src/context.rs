@@ -75,6 +75,8 @@ pub struct Shared {
     pub scripting: crate::scripting::Scripting,
     /// Every change, in order, for the AOF and replicas.
     pub journal: crate::journal::Journal,
+    /// maxmemory and the eviction policy.
+    pub evictor: crate::evict::Evictor,
 }
 
 /// Parameters read on every command, kept in atomics so that dispatch does
@@ -95,6 +97,8 @@ pub struct Tuning {
     /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
     pub zset_max_listpack_entries: AtomicU64,
     pub zset_max_listpack_value: AtomicU64,
+    /// `list-max-listpack-size` (Redis's quicklist `fill`).
+    pub list_fill: AtomicI64,
 }
 
 impl Tuning {
@@ -128,6 +132,8 @@ impl Tuning {
                 .max(0) as u64,
             r,
         );
+        self.list_fill
+            .store(config.get_i64("list-max-listpack-size").unwrap_or(-2), r);
         self.set_max_intset_entries.store(
             config
                 .get_i64("set-max-intset-entries")
@@ -233,6 +239,7 @@ impl Shared {
             pubsub: Arc::default(),
             scripting: Default::default(),
             journal: Default::default(),
+            evictor: Default::default(),
         });
         shared.ks.set_observer(shared.pubsub.clone());
         shared.apply_config();
@@ -247,6 +254,14 @@ impl Shared {
         self.tuning.refresh(&self.config);
         // The AOF writer rereads appendonly and appendfsync.
         self.journal.wake_aof();
+        self.evictor.refresh(&self.config);
+        self.pubsub.tracking.max_keys.store(
+            self.config
+                .get_i64("tracking-table-max-keys")
+                .unwrap_or(1_000_000)
+                .max(0) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let notify = crate::notify::parse(
             &self
                 .config
@@ -313,9 +328,14 @@ pub struct Session {
     pub watch: crate::multi::WatchState,
     /// Set while EXEC runs the queued commands: the time they all see.
     pub in_exec: Option<u64>,
+    /// The session runs a script's `redis.call`s (SORT then sorts sets it
+    /// would otherwise leave in their own order).
+    pub in_script: bool,
     /// Journal offset this client's replies wait for (`appendfsync
     /// always`); 0 when nothing is waiting.
     pub sync_to: u64,
+    /// CLIENT TRACKING state.
+    pub tracking: crate::tracking::SessionTracking,
     /// Channels and patterns this connection listens to.
     pub pubsub: Option<crate::pubsub::Subscriptions>,
 }
@@ -335,7 +355,9 @@ impl Session {
             multi: None,
             watch: Default::default(),
             in_exec: None,
+            in_script: false,
             sync_to: 0,
+            tracking: Default::default(),
             pubsub: None,
         }
     }

@@ -125,9 +125,34 @@ fn cmd_debug(ctx: &mut Ctx) -> CmdResult {
             _ => entry.value.heap_size(),
         };
         let addr = entry as *const _ as usize;
+        // Lists add their quicklist figures, as Redis does: the layout
+        // Redis would give the list under the current fill.
+        let ql = match &entry.value {
+            ferrocache_store::Value::List(l) => {
+                let fill = ferrocache_store::list::clamp_fill(
+                    ctx.shared.tuning.list_fill.load(Ordering::Relaxed),
+                );
+                let (nodes, bytes) = l.quicklist_layout(fill);
+                let avg = if nodes == 0 {
+                    0.0
+                } else {
+                    l.len() as f64 / nodes as f64
+                };
+                let compressed = ctx
+                    .shared
+                    .config
+                    .get_i64("list-compress-depth")
+                    .is_some_and(|d| d != 0);
+                format!(
+                    " ql_nodes:{nodes} ql_avg_node:{avg:.2} ql_listpack_max:{fill} ql_compressed:{} ql_uncompressed_size:{bytes}",
+                    compressed as u8
+                )
+            }
+            _ => String::new(),
+        };
         drop(locked);
         let text = format!(
-            "Value at:0x{addr:x} refcount:1 encoding:{enc} serializedlength:{} lru:{} lru_seconds_idle:0",
+            "Value at:0x{addr:x} refcount:1 encoding:{enc} serializedlength:{} lru:{} lru_seconds_idle:0{ql}",
             len.max(1),
             (crate::context::unix_ms() / 1000) & ((1 << 24) - 1)
         );

@@ -125,6 +125,27 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
     } else {
         None
     };
+    // maxmemory: make room before a write (EXEC as a whole, not each of
+    // its commands); refuse denyoom commands when nothing can go.
+    if session.in_exec.is_none() && shared.evictor.maxmemory.load(Ordering::Relaxed) > 0 {
+        let denyoom = cmd.has(flags::DENYOOM)
+            || (top.name == "exec"
+                && session.multi.as_ref().is_some_and(|m| {
+                    m.queue.iter().any(|a| {
+                        matches!(resolve(a), Resolved::Found { cmd, .. } if cmd.has(flags::DENYOOM))
+                    })
+                }));
+        if denyoom || cmd.has(flags::WRITE) {
+            let now = crate::context::unix_ms_at(started);
+            if crate::evict::make_room(shared, now) == crate::evict::Room::Full && denyoom {
+                if top.name == "exec" {
+                    crate::multi::end_multi(session);
+                    crate::multi::unwatch_all(shared, session);
+                }
+                return refuse(shared, session, out, errors::OOM);
+            }
+        }
+    }
     let journaled = records_self && crate::journal::in_section();
     let dirty_before = if journaled {
         shared.ks.stats.dirty.load(Ordering::Relaxed)
@@ -142,7 +163,15 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
         now_ms,
         rewritten: None,
     };
+    let previous_client = crate::tracking::set_current(ctx.session.id);
     let result = (cmd.handler)(&mut ctx);
+    crate::tracking::set_current(previous_client);
+    if previous_client == 0 && shared.pubsub.tracking.is_active() {
+        shared.pubsub.tracking.flush_bcast(&shared.pubsub);
+    }
+    if ctx.session.tracking.mode.is_some() && result.is_ok() {
+        crate::tracking::after_command(shared, ctx.session, cmd, args);
+    }
     if journaled && shared.ks.stats.dirty.load(Ordering::Relaxed) != dirty_before {
         let db = ctx.session.db;
         match ctx.rewritten.take() {

@@ -4,6 +4,8 @@
 
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const SYNTAX: &str = "ERR syntax error";
+/// SORT met a weight that is not a number.
+pub const SORT_SCORE_NOT_DOUBLE: &str = "ERR One or more scores can't be converted into double";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
@@ -232,3 +234,5 @@ pub const SCRIPT_FLUSH_OPTION: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC 
 
 pub const AOF_REWRITE_IN_PROGRESS: &str =
     "ERR Background append only file rewriting already in progress";
+
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";

@@ -180,7 +180,7 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
             field!("client_recent_max_input_buffer", 0);
             field!("client_recent_max_output_buffer", 0);
             field!("blocked_clients", 0);
-            field!("tracking_clients", 0);
+            field!("tracking_clients", shared.pubsub.tracking.counts().0);
             field!("clients_in_timeout_table", 0);
         }
         "memory" => {
@@ -345,10 +345,14 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
             field!("expired_stale_perc", "0.00");
             field!("expired_time_cap_reached_count", 0);
             field!("expire_cycle_cpu_milliseconds", 0);
-            field!("evicted_keys", 0);
+            field!("evicted_keys", shared.evictor.evicted_keys.load(r));
             field!("evicted_clients", 0);
-            field!("total_eviction_exceeded_time", 0);
-            field!("current_eviction_exceeded_time", 0);
+            let current = shared.evictor.exceeded_now_ms();
+            field!(
+                "total_eviction_exceeded_time",
+                shared.evictor.exceeded_total_ms.load(r) + current
+            );
+            field!("current_eviction_exceeded_time", current);
             field!("keyspace_hits", ks.keyspace_hits.load(r));
             field!("keyspace_misses", ks.keyspace_misses.load(r));
             field!("pubsub_channels", shared.pubsub.channel_count());
@@ -365,13 +369,14 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
                 "active_defrag_key_misses",
                 "total_active_defrag_time",
                 "current_active_defrag_time",
-                "tracking_total_keys",
-                "tracking_total_items",
-                "tracking_total_prefixes",
-                "unexpected_error_replies",
             ] {
                 field!(k, 0);
             }
+            let (_, tkeys, titems, tprefixes) = shared.pubsub.tracking.counts();
+            field!("tracking_total_keys", tkeys);
+            field!("tracking_total_items", titems);
+            field!("tracking_total_prefixes", tprefixes);
+            field!("unexpected_error_replies", 0);
             field!("total_error_replies", st.total_error_replies.load(r));
             field!("dump_payload_sanitizations", 0);
             field!("total_reads_processed", st.total_commands.load(r));

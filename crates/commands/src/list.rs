@@ -11,7 +11,7 @@ use crate::errors;
 use crate::notify::class;
 use crate::string::lookup_read;
 use crate::table::{command, flags::*, keys, keys_counted, Command, Group};
-use ferrocache_store::list::{End, List};
+use ferrocache_store::list::{End, List, NodeLimit};
 use ferrocache_store::{Entry, Locked, Value};
 
 pub static COMMANDS: &[Command] = &[
@@ -50,6 +50,17 @@ pub static COMMANDS: &[Command] = &[
     command("lmpop", -4, WRITE | MOVABLE_KEYS, keys_counted(1), Group::List, "7.0.0",
         "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", cmd_lmpop),
 ];
+
+/// How large a list may grow in its packed form, from
+/// `list-max-listpack-size`.
+pub fn node_limit(ctx: &Ctx) -> NodeLimit {
+    NodeLimit::from_fill(
+        ctx.shared
+            .tuning
+            .list_fill
+            .load(std::sync::atomic::Ordering::Relaxed),
+    )
+}
 
 /// The list held by an entry, or WRONGTYPE.
 fn as_list(entry: &Entry) -> Result<&List, CmdError> {
@@ -120,11 +131,12 @@ fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
 fn push(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
     let (db, key) = (ctx.db(), ctx.arg(1));
     let items = &ctx.args[2..];
+    let limit = node_limit(ctx);
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
     let len = match list_mut(&mut locked, db, key)? {
         Some(l) => {
             for i in items {
-                l.push(end, i);
+                l.push(end, i, limit);
             }
             l.len()
         }
@@ -132,7 +144,7 @@ fn push(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
         None => {
             let mut l = List::new();
             for i in items {
-                l.push(end, i);
+                l.push(end, i, limit);
             }
             let len = l.len();
             locked.insert(db, key, Value::List(Box::new(l)), None);
@@ -391,7 +403,7 @@ fn cmd_lset(ctx: &mut Ctx) -> CmdResult {
     let pos = l
         .position(index)
         .ok_or(CmdError::from(errors::INDEX_OUT_OF_RANGE))?;
-    l.set(pos, ctx.arg(3));
+    l.set(pos, ctx.arg(3), node_limit(ctx));
     locked.dirty(1);
     drop(locked);
     ctx.notify(class::LIST, "lset", key);
@@ -411,7 +423,7 @@ fn cmd_linsert(ctx: &mut Ctx) -> CmdResult {
     let reply = match list_mut(&mut locked, db, key)? {
         None => 0,
         Some(l) => {
-            if l.insert_at_pivot(ctx.arg(3), ctx.arg(4), after) {
+            if l.insert_at_pivot(ctx.arg(3), ctx.arg(4), after, node_limit(ctx)) {
                 let len = l.len() as i64;
                 locked.dirty(1);
                 ctx.notify(class::LIST, "linsert", key);
@@ -469,6 +481,7 @@ fn cmd_ltrim(ctx: &mut Ctx) -> CmdResult {
 /// element or a null when `src` does not exist.
 fn lmove(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
     let (db, src, dst) = (ctx.db(), ctx.arg(1), ctx.arg(2));
+    let limit = node_limit(ctx);
     let mut locked = ctx
         .ks()
         .lock_many([(db, src.as_ref()), (db, dst.as_ref())], ctx.now_ms);
@@ -485,10 +498,10 @@ fn lmove(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
         return Ok(());
     };
     match list_mut(&mut locked, db, dst)? {
-        Some(l) => l.push(to, &item),
+        Some(l) => l.push(to, &item, limit),
         None => {
             let mut l = List::new();
-            l.push(to, &item);
+            l.push(to, &item, limit);
             locked.insert(db, dst, Value::List(Box::new(l)), None);
         }
     }

@@ -291,4 +291,12 @@ pub fn on_disconnect(shared: &Shared, session: &mut Session) {
     end_multi(session);
     unwatch_all(shared, session);
     crate::pubsub::unsubscribe_all(shared, session);
+    if session.tracking.mode.is_some() {
+        shared.pubsub.tracking.disable(&shared.ks, session.id);
+        session.tracking = Default::default();
+        session
+            .handle
+            .tracking
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+    }
 }

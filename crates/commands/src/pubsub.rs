@@ -285,6 +285,15 @@ impl Mailbox {
     fn resp3(&self) -> bool {
         self.handle.resp.load(Ordering::Relaxed) == 3
     }
+
+    pub fn is_resp3(&self) -> bool {
+        self.resp3()
+    }
+
+    /// Queues `msg` for the connection, under the pub/sub output limits.
+    pub fn deliver_now(&self, msg: &Bytes, pubsub: &PubSub) {
+        self.deliver(msg, &pubsub.limits, crate::context::unix_ms());
+    }
 }
 
 /// A connection's subscriptions.
@@ -363,12 +372,23 @@ pub struct PubSub {
     pub limits: Limits,
     /// `notify-keyspace-events` as class bits ([`crate::notify::class`]).
     pub notify_flags: std::sync::atomic::AtomicU32,
+    /// CLIENT TRACKING's registry; its messages travel through mailboxes.
+    pub tracking: crate::tracking::Tracking,
 }
 
 impl ferrocache_store::KeyspaceObserver for PubSub {
     fn expired(&self, db: usize, key: &Bytes) {
         crate::journal::record_expired(db, key);
+        self.tracking.modified(self, key);
         self.notify(crate::notify::class::EXPIRED, "expired", db, key);
+    }
+
+    fn missed(&self, db: usize, key: &[u8]) {
+        self.notify(crate::notify::class::KEY_MISS, "keymiss", db, key);
+    }
+
+    fn modified(&self, _db: usize, key: &[u8]) {
+        self.tracking.modified(self, key);
     }
 
     fn added(&self, db: usize, key: &[u8]) {
@@ -402,6 +422,14 @@ impl Kind {
 }
 
 impl PubSub {
+    /// The mailbox of client `id` if it subscribes to `channel`.
+    pub fn subscriber_of(&self, channel: &[u8], id: u64) -> Option<Arc<Mailbox>> {
+        self.channels
+            .lock()
+            .get(channel)
+            .and_then(|list| list.iter().find(|m| m.handle.id == id).cloned())
+    }
+
     fn registry(&self, kind: Kind) -> &Registry {
         match kind {
             Kind::Channel => &self.channels,
@@ -566,6 +594,12 @@ impl Encoded {
             buf.freeze()
         })
     }
+}
+
+/// The session's mailbox, created if it has none (CLIENT TRACKING's
+/// pushes use it).
+pub fn mailbox_of(session: &mut Session) -> Arc<Mailbox> {
+    subscriptions(session).mailbox.clone()
 }
 
 fn subscriptions(session: &mut Session) -> &mut Subscriptions {

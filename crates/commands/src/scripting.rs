@@ -642,6 +642,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
     let mut session = Session::new(ctx.session.handle.clone(), true);
     session.db = ctx.session.db;
     session.in_exec = Some(ctx.now_ms);
+    session.in_script = true;
     let call_state = RefCell::new(CallState { session, read_only });
     let run = &shared.scripting.run;
     run.started_ms.store(run.now_ms(), Ordering::Relaxed);

@@ -342,6 +342,7 @@ fn cmd_flushdb(ctx: &mut Ctx) -> CmdResult {
         .dirty
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     free_tables(tables, lazy);
+    ctx.shared.pubsub.tracking.flushed(&ctx.shared.pubsub);
     ctx.ok()
 }
 
@@ -353,6 +354,7 @@ fn cmd_flushall(ctx: &mut Ctx) -> CmdResult {
         .dirty
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     free_tables(tables, lazy);
+    ctx.shared.pubsub.tracking.flushed(&ctx.shared.pubsub);
     ctx.ok()
 }
 

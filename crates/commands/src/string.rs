@@ -81,12 +81,12 @@ pub fn max_bulk_len(ctx: &Ctx) -> u64 {
 pub fn lookup_read<'l>(locked: &'l mut Locked<'_>, db: usize, key: &[u8]) -> Option<&'l Entry> {
     let ks = locked.keyspace();
     let entry = locked.get(db, key);
-    let counter = if entry.is_some() {
-        &ks.stats.keyspace_hits
+    if entry.is_some() {
+        ks.stats.keyspace_hits.fetch_add(1, Ordering::Relaxed);
     } else {
-        &ks.stats.keyspace_misses
-    };
-    counter.fetch_add(1, Ordering::Relaxed);
+        ks.stats.keyspace_misses.fetch_add(1, Ordering::Relaxed);
+        ks.report_miss(db, key);
+    }
     entry
 }
 

@@ -120,6 +120,8 @@ pub struct KeySpec {
     /// ZUNIONSTORE ...): the position of that count; the keys follow it.
     /// Zero for the others. The legacy triple of such commands is (0,0,0).
     pub numkeys: i32,
+    /// SORT: the argument after a STORE option is a key as well.
+    pub store_option: bool,
 }
 
 pub const NO_KEYS: KeySpec = KeySpec {
@@ -127,6 +129,7 @@ pub const NO_KEYS: KeySpec = KeySpec {
     last: 0,
     step: 0,
     numkeys: 0,
+    store_option: false,
 };
 
 /// Keys at `first`, `first+step`, ... up to `last`.
@@ -136,6 +139,7 @@ pub const fn keys(first: i32, last: i32, step: i32) -> KeySpec {
         last,
         step,
         numkeys: 0,
+        store_option: false,
     }
 }
 
@@ -147,6 +151,20 @@ pub const fn keys_counted(numkeys_at: i32) -> KeySpec {
         last: 0,
         step: 0,
         numkeys: numkeys_at,
+        store_option: false,
+    }
+}
+
+/// SORT's keys: the source, and the destination of a STORE option (the
+/// last one wins). LIMIT takes two arguments and BY and GET one, which are
+/// skipped, so a pattern spelled `store` is not taken for the option.
+pub const fn sort_store_keys() -> KeySpec {
+    KeySpec {
+        first: 1,
+        last: 1,
+        step: 1,
+        numkeys: 0,
+        store_option: true,
     }
 }
 
@@ -159,6 +177,7 @@ pub const fn keys_dest_counted(dest: i32, numkeys_at: i32) -> KeySpec {
         last: dest,
         step: 1,
         numkeys: numkeys_at,
+        store_option: false,
     }
 }
 
@@ -205,6 +224,28 @@ impl Command {
     /// included. A count that is not a positive integer, or that runs past
     /// the arguments, gives no keys.
     pub fn key_positions_of(&self, args: &[Bytes]) -> Vec<usize> {
+        if self.keys.store_option {
+            let mut pos = self.key_positions(args.len());
+            let mut store = None;
+            let mut i = 2;
+            while let Some(a) = args.get(i) {
+                let skip = if a.eq_ignore_ascii_case(b"limit") {
+                    2
+                } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
+                    1
+                } else if a.eq_ignore_ascii_case(b"store") {
+                    if i + 1 < args.len() {
+                        store = Some(i + 1);
+                    }
+                    1
+                } else {
+                    0
+                };
+                i += skip + 1;
+            }
+            pos.extend(store);
+            return pos;
+        }
         if self.keys.numkeys <= 0 {
             return self.key_positions(args.len());
         }
@@ -256,12 +297,14 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::hash::COMMANDS,
             crate::set::COMMANDS,
             crate::zset::COMMANDS,
+            crate::sort::COMMANDS,
             crate::multi::COMMANDS,
             crate::pubsub::COMMANDS,
             crate::scripting::COMMANDS,
             crate::client::COMMANDS,
             crate::slowlog::COMMANDS,
             crate::latency::COMMANDS,
+            crate::memory::COMMANDS,
             crate::monitor::COMMANDS,
             crate::debug::COMMANDS,
         ];

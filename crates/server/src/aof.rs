@@ -212,6 +212,8 @@ pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
         spawn_writer(shared.clone(), None);
         return Ok(());
     }
+    // Fail before serving anyone if the directory can't be made.
+    fs::create_dir_all(Layout::from(shared).dir)?;
     let layout = Layout::from(shared);
     let manifest = layout.read_manifest()?;
     if let Some(m) = &manifest {
@@ -227,7 +229,20 @@ pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
             started.elapsed().as_secs_f64()
         );
     }
-    spawn_writer(shared.clone(), manifest);
+    // Opened here, before any client is served: a write accepted before
+    // the journal records would be lost.
+    let open = open_aof(shared, manifest)?;
+    shared.journal.aof.enabled.store(true, Ordering::Relaxed);
+    shared.journal.aof.fsync_always.store(
+        shared.config.get("appendfsync").as_deref() == Some("always"),
+        Ordering::Relaxed,
+    );
+    shared
+        .journal
+        .aof
+        .base_size
+        .store(open.base_size, Ordering::Relaxed);
+    spawn_writer(shared.clone(), Some(open));
     Ok(())
 }
 
@@ -373,11 +388,11 @@ struct Open {
     unsynced: Option<u64>,
 }
 
-fn spawn_writer(shared: Arc<Shared>, manifest: Option<Manifest>) {
+fn spawn_writer(shared: Arc<Shared>, open: Option<Open>) {
     STOP.with_shared(&shared, false);
     let t = std::thread::Builder::new()
         .name("ferrocache-aof".into())
-        .spawn(move || writer(shared, manifest));
+        .spawn(move || writer(shared, open));
     if let Err(e) = t {
         crate::warning!("Can't start the AOF writer thread: {e}");
     }
@@ -438,9 +453,8 @@ impl StopFlags {
     }
 }
 
-fn writer(shared: Arc<Shared>, mut manifest: Option<Manifest>) {
+fn writer(shared: Arc<Shared>, mut open: Option<Open>) {
     let aof = &shared.journal.aof;
-    let mut open: Option<Open> = None;
     loop {
         let stop = STOP.requested(&shared);
         let want = shared.config.get_bool("appendonly") && !stop;
@@ -452,7 +466,7 @@ fn writer(shared: Arc<Shared>, mut manifest: Option<Manifest>) {
             .store(want && policy == "always", Ordering::Relaxed);
         aof.wake.store(false, Ordering::Release);
         if want && open.is_none() {
-            match open_aof(&shared, manifest.take()) {
+            match open_aof(&shared, None) {
                 Ok(o) => {
                     aof.enabled.store(true, Ordering::Relaxed);
                     aof.base_size.store(o.base_size, Ordering::Relaxed);

@@ -199,6 +199,11 @@ impl Default for AccessPolicy {
 /// of it. Installed once by the server.
 pub trait KeyspaceObserver: Send + Sync {
     fn expired(&self, db: usize, key: &Bytes);
+    /// A key was written (only called while
+    /// [`Keyspace::set_track_modified`] is on: CLIENT TRACKING).
+    fn modified(&self, _db: usize, _key: &[u8]) {}
+    /// A read found no key (keyspace notifications' `keymiss`).
+    fn missed(&self, _db: usize, _key: &[u8]) {}
     /// A key was created (only called while [`Keyspace::set_notify_new`]
     /// is on).
     fn added(&self, _db: usize, _key: &[u8]) {}
@@ -271,6 +276,8 @@ pub struct Keyspace {
     /// expired keys are then deleted only inside a journal section, so the
     /// DEL is recorded in order with the writes (see [`journal_section`]).
     journal_on: AtomicBool,
+    /// Report every written key to the observer (CLIENT TRACKING).
+    track_modified: AtomicBool,
     observer: parking_lot::RwLock<Option<Arc<dyn KeyspaceObserver>>>,
     access: AccessPolicy,
     /// WATCHed keys; raised by the guards and by expiry, flush and swap.
@@ -292,6 +299,7 @@ impl Keyspace {
             stats: KeyspaceStats::default(),
             replica_expiry: AtomicBool::new(false),
             journal_on: AtomicBool::new(false),
+            track_modified: AtomicBool::new(false),
             observer: parking_lot::RwLock::new(None),
             access: AccessPolicy::default(),
             watches: Watches::default(),
@@ -367,6 +375,18 @@ impl Keyspace {
 
     pub fn set_replica_expiry(&self, on: bool) {
         self.replica_expiry.store(on, Ordering::Relaxed);
+    }
+
+    /// Tells the observer a read missed `key`.
+    pub fn report_miss(&self, db: usize, key: &[u8]) {
+        if let Some(obs) = self.observer.read().as_ref() {
+            obs.missed(db, key);
+        }
+    }
+
+    /// Reports every written key to the observer while on.
+    pub fn set_track_modified(&self, on: bool) {
+        self.track_modified.store(on, Ordering::Relaxed);
     }
 
     /// Tells the keyspace that the journal records changes.
@@ -452,6 +472,39 @@ impl Keyspace {
     }
 
     /// Keys and keys with an expiry in `db`.
+    /// Calls `f` on up to `n` entries of `db` picked at random (only entries
+    /// with a TTL when `volatile`): the eviction sampler. It walks the
+    /// shards from a random one, taking one entry from each shard that has
+    /// any: a random bucket's, or for a volatile sample whose random probes
+    /// miss, the next entry with a TTL, so sparse TTLs are still found.
+    pub fn sample(&self, db: usize, n: usize, volatile: bool, mut f: impl FnMut(&Entry)) {
+        let mut got = 0;
+        let start = fastrand::usize(..SHARDS_PER_DB);
+        for i in 0..SHARDS_PER_DB {
+            if got >= n {
+                break;
+            }
+            let s = self.lock_shard(db, (start + i) % SHARDS_PER_DB);
+            if s.table.is_empty() || (volatile && s.volatile == 0) {
+                continue;
+            }
+            let buckets = s.table.num_buckets();
+            let probe = (0..16)
+                .filter_map(|_| s.table.get_bucket(fastrand::usize(..buckets)))
+                .find(|e| !volatile || e.has_expiry());
+            let picked = probe.or_else(|| {
+                let from = fastrand::usize(..buckets);
+                (0..buckets)
+                    .filter_map(|j| s.table.get_bucket((from + j) % buckets))
+                    .find(|e| !volatile || e.has_expiry())
+            });
+            if let Some(e) = picked {
+                f(e);
+                got += 1;
+            }
+        }
+    }
+
     pub fn db_counts(&self, db: usize) -> (usize, usize) {
         self.db_shards(db).fold((0, 0), |(k, v), s| {
             let s = s.lock();
@@ -702,6 +755,13 @@ impl Drop for Locked<'_> {
             for (db, key) in &self.written {
                 self.ks.watches.touch(*db, key);
             }
+            if self.ks.track_modified.load(Ordering::Relaxed) {
+                if let Some(obs) = self.ks.observer.read().as_ref() {
+                    for (db, key) in &self.written {
+                        obs.modified(*db, key);
+                    }
+                }
+            }
         }
     }
 }
@@ -714,7 +774,7 @@ impl<'a> Locked<'a> {
             ks,
             now,
             guards,
-            track: ks.watches.active(),
+            track: ks.watches.active() || ks.track_modified.load(Ordering::Relaxed),
             written: Vec::new(),
             changed: std::cell::Cell::new(false),
         }
