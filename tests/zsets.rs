@@ -1240,3 +1240,43 @@ fn scramble(seed: u64, settings: &[(&str, &str)]) {
     }
     p.check(&["PING"]);
 }
+
+/// SORT reads sorted sets as Redis does: by score order with `BY nosort`
+/// (LIMIT and DESC applied to that order), sorted like a list otherwise,
+/// and the source becomes a skiplist.
+#[test]
+fn sort_reads_sorted_sets_like_redis() {
+    let mut p = Pair::new();
+    p.check_script(
+        r#"
+        ZADD sz 3 c 1 b 2 a 5 10 4 9
+        OBJECT ENCODING sz
+        SORT sz
+        OBJECT ENCODING sz
+        ZADD nums 3 30 1 10 2 20 4 5
+        OBJECT ENCODING nums
+        SORT nums
+        OBJECT ENCODING nums
+        SORT nums DESC LIMIT 1 2
+        SORT sz ALPHA
+        SORT sz ALPHA DESC LIMIT 0 3
+        SORT sz BY nosort
+        SORT sz BY nosort DESC
+        SORT sz BY nosort LIMIT 1 2
+        SORT sz BY nosort DESC LIMIT 1 2
+        SORT sz BY nosort LIMIT -1 2
+        SORT sz BY nosort LIMIT 4 10
+        SORT sz BY nosort DESC LIMIT 4 10
+        SORT sz BY nosort LIMIT 0 0
+        SORT sz BY nosort LIMIT 9 1
+        SORT sz BY nosort STORE dst
+        LRANGE dst 0 -1
+        SORT_RO sz BY nosort DESC
+        SET w_a 3
+        SET w_b 1
+        SET w_c 2
+        SORT sz BY w_* GET # GET w_* LIMIT 0 3
+        ZRANGE sz 0 -1 WITHSCORES
+        "#,
+    );
+}
