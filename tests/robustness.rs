@@ -98,6 +98,24 @@ const WORDS: &[&str] = &[
 fn random_arguments_never_break_a_connection() {
     let server = crate::support::ferrocache();
     let mut c = Conn::connect(server.port());
+    // Random arguments can make a blocking command (BLPOP missing 0) wait
+    // forever: a helper unblocks this connection every few milliseconds
+    // (CLIENT UNBLOCK of a client that is not blocked does nothing).
+    let id = String::from_utf8_lossy(&c.cmd(&["CLIENT", "ID"]))
+        .trim_matches(|ch: char| !ch.is_ascii_digit())
+        .to_string();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let unblocker = {
+        let done = done.clone();
+        let port = server.port();
+        std::thread::spawn(move || {
+            let mut u = Conn::connect(port);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                u.cmd(&["CLIENT", "UNBLOCK", &id]);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
     let mut rng = fastrand::Rng::with_seed(99);
     let mut sent = 0;
     for cmd in all_commands() {
@@ -151,8 +169,10 @@ fn random_arguments_never_break_a_connection() {
             }
         }
         assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n", "after {}", cmd.name);
-        // Blocking-free, but some commands may leave another DB selected.
+        // Some commands may leave another DB selected.
         c.cmd(&["SELECT", "0"]);
     }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    unblocker.join().expect("unblocker");
     assert!(sent > 1000, "only {sent} commands were tried");
 }

@@ -7,6 +7,7 @@ mod support;
 mod aof;
 mod basics;
 mod binary;
+mod blocking;
 mod deploy;
 mod eviction;
 mod hashes;

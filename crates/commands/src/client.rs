@@ -250,6 +250,9 @@ pub fn describe(h: &ClientHandle, out: &mut String) {
     if multi >= 0 {
         flags.push('x');
     }
+    if h.blocked.load(Ordering::Relaxed) {
+        flags.push('b');
+    }
     if h.is_unix {
         flags.push('U');
     }
@@ -551,22 +554,22 @@ fn cmd_client_setinfo(ctx: &mut Ctx) -> CmdResult {
     ctx.ok()
 }
 
-/// No command blocks yet, so no client can be unblocked: the answer is 0
-/// once the arguments are valid.
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if the client was blocked and has
+/// been answered (its timeout reply, or an UNBLOCKED error), else 0.
 fn cmd_client_unblock(ctx: &mut Ctx) -> CmdResult {
+    use crate::blocking::UnblockMode;
     if ctx.args.len() > 4 {
         return Err(errors::subcommand_syntax(ctx.arg(1), "CLIENT").into());
     }
-    parse_i64(ctx.arg(2))?;
-    match ctx.args.get(3) {
-        None => {}
-        Some(r) if is(r, "timeout") || is(r, "error") => {}
+    let id = parse_i64(ctx.arg(2))?;
+    let mode = match ctx.args.get(3) {
+        None => UnblockMode::Timeout,
+        Some(r) if is(r, "timeout") => UnblockMode::Timeout,
+        Some(r) if is(r, "error") => UnblockMode::Error,
         Some(_) => return Err(errors::UNBLOCK_REASON.into()),
-    }
-    if ctx.args.len() > 4 {
-        return Err(errors::subcommand_syntax(ctx.arg(1), "CLIENT").into());
-    }
-    ctx.reply().int(0);
+    };
+    let done = u64::try_from(id).is_ok_and(|id| crate::blocking::unblock(ctx.shared, id, mode));
+    ctx.reply().int(i64::from(done));
     Ok(())
 }
 

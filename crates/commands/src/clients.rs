@@ -40,6 +40,8 @@ pub struct ClientHandle {
     pub psubs: AtomicUsize,
     pub ssubs: AtomicUsize,
     pub is_unix: bool,
+    /// Waiting in a blocking command (CLIENT LIST's `b` flag).
+    pub blocked: AtomicBool,
     /// CLIENT TRACKING flags ([`crate::tracking::TRACKING_ON`], ...) and
     /// redirect target, for CLIENT LIST.
     pub tracking: AtomicU8,
@@ -73,6 +75,7 @@ impl ClientHandle {
             psubs: AtomicUsize::new(0),
             ssubs: AtomicUsize::new(0),
             is_unix,
+            blocked: AtomicBool::new(false),
             tracking: AtomicU8::new(0),
             redirect: std::sync::atomic::AtomicI64::new(0),
         }

@@ -73,6 +73,8 @@ pub struct Shared {
     pub gate: crate::multi::ExecGate,
     pub pubsub: Arc<crate::pubsub::PubSub>,
     pub scripting: crate::scripting::Scripting,
+    /// Clients blocked on keys (BLPOP and kin).
+    pub blocking: crate::blocking::Blocking,
     /// Every change, in order, for the AOF and replicas.
     pub journal: crate::journal::Journal,
     /// maxmemory and the eviction policy.
@@ -238,6 +240,7 @@ impl Shared {
             gate: crate::multi::ExecGate::default(),
             pubsub: Arc::default(),
             scripting: Default::default(),
+            blocking: Default::default(),
             journal: Default::default(),
             evictor: Default::default(),
         });
@@ -338,6 +341,9 @@ pub struct Session {
     pub tracking: crate::tracking::SessionTracking,
     /// Channels and patterns this connection listens to.
     pub pubsub: Option<crate::pubsub::Subscriptions>,
+    /// Set by a blocking command that found nothing: the connection waits
+    /// for an answer before reading further commands.
+    pub blocked: Option<crate::blocking::Blocked>,
 }
 
 impl Session {
@@ -359,6 +365,7 @@ impl Session {
             sync_to: 0,
             tracking: Default::default(),
             pubsub: None,
+            blocked: None,
         }
     }
 

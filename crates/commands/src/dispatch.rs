@@ -30,6 +30,9 @@ pub fn execute(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut
         session.reply_mode = ReplyMode::SkipThis;
     }
     run(shared, session, args, out);
+    // The journal sections of this request are closed: clients it served
+    // may now see their answers.
+    crate::blocking::wake_served(shared);
     if let Some(end) = crate::journal::take_last_append() {
         if shared.journal.aof.fsync_always.load(Ordering::Relaxed) {
             session.sync_to = end;
@@ -179,6 +182,23 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
                 .into_iter()
                 .for_each(|argv| crate::journal::record(db, argv)),
             None => crate::journal::record(db, args.to_vec()),
+        }
+    }
+    // Clients blocked on keys this command (or this whole transaction or
+    // script) stored are served now that it is complete and journaled,
+    // still inside the gate so that no transaction can run in between.
+    // Their pops join this command's journal section, after it.
+    if session.in_exec.is_none() && shared.ks.blocked.pending() {
+        match &_gate {
+            Some(_) => crate::blocking::serve_ready(shared),
+            // EXEC and scripts have released the gate they held
+            // exclusively. Other commands run without it only while a
+            // script is busy; they leave serving to the script's caller.
+            None if top.name == "exec" || crate::scripting::is_script_command(top.name) => {
+                let _g = shared.gate.shared();
+                crate::blocking::serve_ready(shared);
+            }
+            None => {}
         }
     }
     let usec = started.elapsed().as_micros() as u64;

@@ -179,9 +179,12 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
             );
             field!("client_recent_max_input_buffer", 0);
             field!("client_recent_max_output_buffer", 0);
-            field!("blocked_clients", 0);
+            field!("blocked_clients", shared.blocking.clients());
             field!("tracking_clients", shared.pubsub.tracking.counts().0);
-            field!("clients_in_timeout_table", 0);
+            field!(
+                "clients_in_timeout_table",
+                shared.blocking.clients_with_timeout()
+            );
         }
         "memory" => {
             let used = used_memory();

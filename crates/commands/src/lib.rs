@@ -20,6 +20,7 @@
 //!   rules and, later, the journal.
 
 pub mod args;
+pub mod blocking;
 pub mod client;
 pub mod clients;
 pub mod config;

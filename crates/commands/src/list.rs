@@ -1,4 +1,7 @@
-//! List commands (Redis's `t_list.c` group), the non-blocking ones.
+//! List commands (Redis's `t_list.c` group). The blocking ones (BLPOP,
+//! BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) serve at once when they can and
+//! otherwise park through [`crate::blocking`], with one [`BlockedOp`] per
+//! kind of list operation.
 //!
 //! Order of checks follows Redis 7.0 exactly, since it shows in replies:
 //! most commands parse their numeric arguments before looking the key up
@@ -6,11 +9,14 @@
 //! up first. A list emptied by a command is deleted in the same command.
 
 use crate::args::{is, parse_i64};
+use crate::blocking::{parse_timeout, serve_or_block, Attempt, BlockedOp, ServeCtx};
 use crate::context::{CmdError, CmdResult, Ctx};
 use crate::errors;
 use crate::notify::class;
 use crate::string::lookup_read;
 use crate::table::{command, flags::*, keys, keys_counted, Command, Group};
+use bytes::Bytes;
+use ferrocache_protocol::Encoder;
 use ferrocache_store::list::{End, List, NodeLimit};
 use ferrocache_store::{Entry, Locked, Value};
 
@@ -49,17 +55,45 @@ pub static COMMANDS: &[Command] = &[
         "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", cmd_rpoplpush),
     command("lmpop", -4, WRITE | MOVABLE_KEYS, keys_counted(1), Group::List, "7.0.0",
         "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", cmd_lmpop),
+    command("blpop", -3, WRITE | NOSCRIPT | BLOCKING, keys(1, -2, 1), Group::List, "2.0.0",
+        "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", cmd_blpop),
+    command("brpop", -3, WRITE | NOSCRIPT | BLOCKING, keys(1, -2, 1), Group::List, "2.0.0",
+        "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", cmd_brpop),
+    command("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, keys(1, 2, 1), Group::List, "6.2.0",
+        "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", cmd_blmove),
+    command("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, keys(1, 2, 1), Group::List, "2.2.0",
+        "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", cmd_brpoplpush),
+    command("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, keys_counted(2), Group::List, "7.0.0",
+        "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", cmd_blmpop),
 ];
 
 /// How large a list may grow in its packed form, from
 /// `list-max-listpack-size`.
 pub fn node_limit(ctx: &Ctx) -> NodeLimit {
+    shared_node_limit(ctx.shared)
+}
+
+fn shared_node_limit(shared: &crate::Shared) -> NodeLimit {
     NodeLimit::from_fill(
-        ctx.shared
+        shared
             .tuning
             .list_fill
             .load(std::sync::atomic::Ordering::Relaxed),
     )
+}
+
+fn end_name(end: End) -> &'static [u8] {
+    match end {
+        End::Left => b"LEFT",
+        End::Right => b"RIGHT",
+    }
+}
+
+fn pop_command(end: End) -> &'static [u8] {
+    match end {
+        End::Left => b"LPOP",
+        End::Right => b"RPOP",
+    }
 }
 
 /// The list held by an entry, or WRONGTYPE.
@@ -524,13 +558,15 @@ fn cmd_rpoplpush(ctx: &mut Ctx) -> CmdResult {
     lmove(ctx, End::Right, End::Left)
 }
 
-/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
-fn cmd_lmpop(ctx: &mut Ctx) -> CmdResult {
-    let numkeys = parse_i64(ctx.arg(1))
-        .ok()
+/// `numkeys key [key ...] LEFT|RIGHT [COUNT count]` (LMPOP's arguments,
+/// BLMPOP's after the timeout): the keys, the end and the count.
+fn parse_mpop(args: &[Bytes]) -> Result<(&[Bytes], End, usize), CmdError> {
+    let numkeys = args
+        .first()
+        .and_then(|a| parse_i64(a).ok())
         .filter(|n| *n > 0)
         .ok_or(CmdError::from(errors::NUMKEYS_POSITIVE))?;
-    let rest = &ctx.args[2..];
+    let rest = &args[1..];
     let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
     if numkeys >= rest.len() {
         return Err(errors::SYNTAX.into());
@@ -552,6 +588,12 @@ fn cmd_lmpop(ctx: &mut Ctx) -> CmdResult {
         }
     }
     let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
+    Ok((keys, end, count))
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
+fn cmd_lmpop(ctx: &mut Ctx) -> CmdResult {
+    let (keys, end, count) = parse_mpop(&ctx.args[1..])?;
     let db = ctx.db();
     let mut locked = ctx
         .ks()
@@ -578,4 +620,249 @@ fn cmd_lmpop(ctx: &mut Ctx) -> CmdResult {
     drop(locked);
     ctx.reply().null_array();
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Blocking commands
+//
+// Each handler parses its arguments in Redis's order, looks for data with
+// the shards of all its keys held, and serves at once with the same
+// `BlockedOp` that serves it later if it blocks. A key of another type is
+// WRONGTYPE when the command runs, but once blocked a client just keeps
+// waiting if its key becomes something other than a list (Redis 7.0).
+//
+// Redis 7.0 refuses BLPOP, BRPOP, BLMOVE and BRPOPLPUSH in scripts
+// (`noscript`) but lets BLMPOP run there, without blocking.
+
+/// Deletes a list emptied while serving a blocked client, with the `del`
+/// notification.
+fn drop_if_empty_served(cx: &ServeCtx, locked: &mut Locked<'_>, key: &[u8]) {
+    let empty = matches!(locked.peek(cx.db, key), Some(e) if matches!(&e.value, Value::List(l) if l.is_empty()));
+    if empty {
+        locked.remove(cx.db, key);
+        cx.notify(class::GENERIC, "del", key);
+    }
+}
+
+/// The non-empty list at `key`, if that is what it holds.
+fn ready_list<'l>(locked: &'l mut Locked<'_>, db: usize, key: &[u8]) -> Option<&'l mut List> {
+    match locked.get_mut(db, key).map(|e| &mut e.value) {
+        Some(Value::List(l)) if !l.is_empty() => Some(l),
+        _ => None,
+    }
+}
+
+/// BLPOP and BRPOP: one element from one end, answered as `[key, element]`.
+struct ListPop {
+    end: End,
+}
+
+impl BlockedOp for ListPop {
+    fn accepts(&self, value: &Value) -> bool {
+        matches!(value, Value::List(_))
+    }
+
+    fn serve(
+        &self,
+        cx: &ServeCtx,
+        locked: &mut Locked<'_>,
+        key: &Bytes,
+        reply: &mut Encoder<'_>,
+    ) -> Attempt {
+        let Some(item) = ready_list(locked, cx.db, key).and_then(|l| l.pop(self.end)) else {
+            return Attempt::NotReady;
+        };
+        locked.dirty(1);
+        cx.notify(class::LIST, pop_event(self.end), key);
+        drop_if_empty_served(cx, locked, key);
+        cx.propagate(&[pop_command(self.end), key]);
+        reply.array(2);
+        reply.bulk(key);
+        reply.bulk(&item);
+        Attempt::Answered
+    }
+
+    fn timeout_reply(&self, reply: &mut Encoder<'_>) {
+        reply.null_array();
+    }
+}
+
+/// BLMPOP: up to `count` elements from one end, as `[key, [elements]]`.
+struct ListMultiPop {
+    end: End,
+    count: usize,
+}
+
+impl BlockedOp for ListMultiPop {
+    fn accepts(&self, value: &Value) -> bool {
+        matches!(value, Value::List(_))
+    }
+
+    fn serve(
+        &self,
+        cx: &ServeCtx,
+        locked: &mut Locked<'_>,
+        key: &Bytes,
+        reply: &mut Encoder<'_>,
+    ) -> Attempt {
+        let Some(l) = ready_list(locked, cx.db, key) else {
+            return Attempt::NotReady;
+        };
+        let n = self.count.min(l.len());
+        let items: Vec<Box<[u8]>> = (0..n).filter_map(|_| l.pop(self.end)).collect();
+        locked.dirty(n as u64);
+        cx.notify(class::LIST, pop_event(self.end), key);
+        drop_if_empty_served(cx, locked, key);
+        cx.propagate(&[pop_command(self.end), key, n.to_string().as_bytes()]);
+        reply.array(2);
+        reply.bulk(key);
+        reply.array(items.len());
+        for i in &items {
+            reply.bulk(i);
+        }
+        Attempt::Answered
+    }
+
+    fn timeout_reply(&self, reply: &mut Encoder<'_>) {
+        reply.null_array();
+    }
+}
+
+/// BLMOVE and BRPOPLPUSH: one element moved to `dst`, answered with the
+/// element. A destination of another type answers WRONGTYPE and leaves the
+/// element where it was, for the next waiter.
+struct ListMove {
+    from: End,
+    to: End,
+    dst: [Bytes; 1],
+}
+
+impl BlockedOp for ListMove {
+    fn accepts(&self, value: &Value) -> bool {
+        matches!(value, Value::List(_))
+    }
+
+    /// The destination's type is checked before anything is popped.
+    fn precheck(&self, db: usize, locked: &mut Locked<'_>) -> Result<(), CmdError> {
+        list_mut(locked, db, &self.dst[0]).map(|_| ())
+    }
+
+    fn extra_keys(&self) -> &[Bytes] {
+        &self.dst
+    }
+
+    fn serve(
+        &self,
+        cx: &ServeCtx,
+        locked: &mut Locked<'_>,
+        key: &Bytes,
+        reply: &mut Encoder<'_>,
+    ) -> Attempt {
+        let (db, dst) = (cx.db, &self.dst[0]);
+        if ready_list(locked, db, key).is_none() {
+            return Attempt::NotReady;
+        }
+        if list_mut(locked, db, dst).is_err() {
+            reply.error(errors::WRONGTYPE);
+            return Attempt::Answered;
+        }
+        let Some(item) = ready_list(locked, db, key).and_then(|l| l.pop(self.from)) else {
+            return Attempt::NotReady;
+        };
+        let limit = shared_node_limit(cx.shared);
+        match list_mut(locked, db, dst) {
+            Ok(Some(l)) => l.push(self.to, &item, limit),
+            _ => {
+                let mut l = List::new();
+                l.push(self.to, &item, limit);
+                locked.insert(db, dst, Value::List(Box::new(l)), None);
+            }
+        }
+        locked.dirty(2);
+        cx.notify(class::LIST, push_event(self.to), dst);
+        cx.notify(class::LIST, pop_event(self.from), key);
+        drop_if_empty_served(cx, locked, key);
+        cx.propagate(&[b"LMOVE", key, dst, end_name(self.from), end_name(self.to)]);
+        reply.bulk(&item);
+        Attempt::Answered
+    }
+
+    /// Redis answers a timed out BLMOVE with a null array, not the null
+    /// bulk string it answers inside MULTI.
+    fn timeout_reply(&self, reply: &mut Encoder<'_>) {
+        reply.null_array();
+    }
+
+    fn no_wait_reply(&self, reply: &mut Encoder<'_>) {
+        reply.null();
+    }
+}
+
+/// BLPOP/BRPOP key [key ...] timeout
+fn bpop(ctx: &mut Ctx, end: End) -> CmdResult {
+    let last = ctx.args.len() - 1;
+    let deadline = parse_timeout(ctx.arg(last), std::time::Instant::now())?;
+    let keys = &ctx.args[1..last];
+    let db = ctx.db();
+    let locked = ctx
+        .ks()
+        .lock_many(keys.iter().map(|k| (db, k.as_ref())), ctx.now_ms);
+    serve_or_block(ctx, locked, keys, deadline, Box::new(ListPop { end }))
+}
+
+fn cmd_blpop(ctx: &mut Ctx) -> CmdResult {
+    bpop(ctx, End::Left)
+}
+
+fn cmd_brpop(ctx: &mut Ctx) -> CmdResult {
+    bpop(ctx, End::Right)
+}
+
+fn blmove(ctx: &mut Ctx, from: End, to: End, timeout: &[u8]) -> CmdResult {
+    let deadline = parse_timeout(timeout, std::time::Instant::now())?;
+    let (db, src, dst) = (ctx.db(), ctx.arg(1), ctx.arg(2));
+    let locked = ctx
+        .ks()
+        .lock_many([(db, src.as_ref()), (db, dst.as_ref())], ctx.now_ms);
+    let op = ListMove {
+        from,
+        to,
+        dst: [dst.clone()],
+    };
+    serve_or_block(
+        ctx,
+        locked,
+        std::slice::from_ref(src),
+        deadline,
+        Box::new(op),
+    )
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
+fn cmd_blmove(ctx: &mut Ctx) -> CmdResult {
+    let from = parse_end(ctx.arg(3))?;
+    let to = parse_end(ctx.arg(4))?;
+    blmove(ctx, from, to, ctx.arg(5))
+}
+
+/// BRPOPLPUSH source destination timeout
+fn cmd_brpoplpush(ctx: &mut Ctx) -> CmdResult {
+    blmove(ctx, End::Right, End::Left, ctx.arg(3))
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+fn cmd_blmpop(ctx: &mut Ctx) -> CmdResult {
+    let deadline = parse_timeout(ctx.arg(1), std::time::Instant::now())?;
+    let (keys, end, count) = parse_mpop(&ctx.args[2..])?;
+    let db = ctx.db();
+    let locked = ctx
+        .ks()
+        .lock_many(keys.iter().map(|k| (db, k.as_ref())), ctx.now_ms);
+    serve_or_block(
+        ctx,
+        locked,
+        keys,
+        deadline,
+        Box::new(ListMultiPop { end, count }),
+    )
 }

@@ -299,4 +299,5 @@ pub fn on_disconnect(shared: &Shared, session: &mut Session) {
             .tracking
             .store(0, std::sync::atomic::Ordering::Relaxed);
     }
+    crate::blocking::finish(shared, session);
 }

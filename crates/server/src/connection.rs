@@ -166,6 +166,21 @@ where
                     }
                     dispatch::execute(&shared, &mut session, &args, &mut out);
                     args.clear();
+                    if session.blocked.is_some()
+                        && !wait_blocked(
+                            &shared,
+                            &mut session,
+                            &handle,
+                            &mut shutdown,
+                            &mut stream,
+                            &mut buf,
+                            &mut out,
+                            qbuf_limit,
+                        )
+                        .await
+                    {
+                        break 'conn;
+                    }
                     if session.close_after_reply {
                         close = true;
                         break;
@@ -210,6 +225,76 @@ where
     }
     ferrocache_commands::multi::on_disconnect(&shared, &mut session);
     shared.clients.unregister(handle.id);
+}
+
+/// Waits while the session is blocked in BLPOP and kin, until it is
+/// answered (served, or CLIENT UNBLOCK), its deadline passes, or it must
+/// close. The replies it already has go out first. Bytes the client sends
+/// meanwhile are read (so a closed socket is noticed, as Redis does) and
+/// kept for after the answer. False when the connection must close.
+#[allow(clippy::too_many_arguments)]
+async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Shared,
+    session: &mut Session,
+    handle: &ClientHandle,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    stream: &mut S,
+    buf: &mut BytesMut,
+    out: &mut BytesMut,
+    qbuf_limit: usize,
+) -> bool {
+    let Some(blocked) = session.blocked.as_ref() else {
+        return true;
+    };
+    let waiter = blocked.waiter.clone();
+    let deadline = blocked.deadline;
+    let mut reply = None;
+    if out.is_empty() || flush(shared, stream, out).await {
+        reply = loop {
+            if let Some((r, sync)) = waiter.take_answer() {
+                session.sync_to = session.sync_to.max(sync);
+                break Some(r);
+            }
+            tokio::select! {
+                _ = waiter.wake.notified() => {}
+                _ = until(deadline) => break Some(waiter.expire()),
+                r = stream.read_buf(buf) => match r {
+                    Ok(0) | Err(_) => break None,
+                    Ok(n) => {
+                        shared
+                            .stats
+                            .total_net_input
+                            .fetch_add(n as u64, Ordering::Relaxed);
+                        if buf.len() > qbuf_limit {
+                            break None;
+                        }
+                    }
+                },
+                _ = handle.kill_notify.notified() => break None,
+                _ = shutdown.changed() => break None,
+            }
+        };
+    }
+    ferrocache_commands::blocking::finish(shared, session);
+    match reply {
+        Some(r) => {
+            ferrocache_commands::blocking::count_answer(shared, session, &r);
+            // CLIENT REPLY OFF silences the late answer too.
+            if session.reply_mode != ferrocache_commands::context::ReplyMode::Off {
+                out.extend_from_slice(&r);
+            }
+            true
+        }
+        None => false,
+    }
+}
+
+/// Sleeps until `deadline`; forever when there is none.
+async fn until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The next Pub/Sub message for a subscribed connection; never ready for

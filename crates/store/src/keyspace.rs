@@ -19,6 +19,7 @@
 //! EXISTS, OBJECT) leave it alone. OBJECT IDLETIME and OBJECT FREQ read it,
 //! and eviction will sample it.
 
+use crate::blocked::BlockedKeys;
 use crate::counter::Counter;
 use crate::glob::glob_match;
 use crate::key::KeyBytes;
@@ -284,6 +285,8 @@ pub struct Keyspace {
     pub watches: Watches,
     /// Tell the observer about every key created.
     notify_new: AtomicBool,
+    /// Keys blocked clients wait on; stored values signal them.
+    pub blocked: BlockedKeys,
 }
 
 impl Keyspace {
@@ -304,6 +307,7 @@ impl Keyspace {
             access: AccessPolicy::default(),
             watches: Watches::default(),
             notify_new: AtomicBool::new(false),
+            blocked: BlockedKeys::default(),
         }
     }
 
@@ -543,6 +547,8 @@ impl Keyspace {
         let mut locked = self.lock_dbs(&[a, b], 0);
         locked.touch_watched_in(a, b);
         locked.touch_watched_in(b, a);
+        self.blocked.signal_db(a);
+        self.blocked.signal_db(b);
         if let Guards::Many(guards) = &mut locked.guards {
             let (lo, hi) = (a.min(b), a.max(b));
             let lo_start = guards
@@ -957,6 +963,7 @@ impl<'a> Locked<'a> {
         if self.track {
             self.written.push((db, Bytes::copy_from_slice(entry.key())));
         }
+        self.ks.blocked.signal(db, entry.key());
         let hash = self.ks.hash(entry.key());
         let idx = db * SHARDS_PER_DB + shard_bits(hash);
         let ks = self.ks;
@@ -995,10 +1002,12 @@ impl<'a> Locked<'a> {
     /// Replaces the value of an existing key, keeping its expiry (what most
     /// write commands do). Inserts a persistent key if it does not exist.
     pub fn set_value(&mut self, db: usize, key: &[u8], value: Value) {
+        let ks = self.ks;
         match self.get_mut(db, key) {
             Some(e) => {
                 e.value = value;
                 e.copied = false;
+                ks.blocked.signal(db, key);
             }
             None => {
                 self.insert(db, key, value, None);

@@ -17,6 +17,7 @@
 //! are copied in).
 
 pub mod alloc;
+pub mod blocked;
 pub mod counter;
 pub mod glob;
 pub mod hash;
@@ -28,6 +29,7 @@ pub mod value;
 pub mod watch;
 pub mod zset;
 
+pub use blocked::BlockedKeys;
 pub use hash::Hash;
 pub use keyspace::{
     in_journal_section, lfu_decayed, lfu_log_incr, lfu_touch, lru_clock, lru_idle_ms,
