@@ -19,11 +19,13 @@
 //! * Sets are accepted wherever Redis accepts them as inputs (ZUNION, ZINTER,
 //!   ZDIFF, their STORE forms and ZINTERCARD), each member scoring 1.
 //!
-//! The pop logic ([`pop`], [`parse_mpop`], [`reply_popped`]) is public so
-//! that the blocking forms can be built on it.
+//! The pop logic ([`pop`], [`parse_mpop`], [`reply_popped`],
+//! [`reply_popped_with_key`], [`pop_argv`]) is public so that the blocking
+//! forms (BZPOPMIN, BZPOPMAX, BZMPOP, on [`crate::blocking`]) can be built
+//! on it.
 
 use crate::args::{is, parse_i64};
-use crate::context::{CmdError, CmdResult, Ctx};
+use crate::context::{CmdError, CmdResult, Ctx, Shared};
 use crate::errors;
 use crate::notify::class;
 use crate::string::lookup_read;
@@ -120,11 +122,11 @@ fn zset_mut<'l>(
 }
 
 /// Deletes `key` if its sorted set was emptied, with the `del` event.
-fn drop_if_empty(ctx: &Ctx, locked: &mut Locked<'_>, db: usize, key: &[u8]) {
+fn drop_if_empty(shared: &Shared, locked: &mut Locked<'_>, db: usize, key: &[u8]) {
     let empty = matches!(locked.get(db, key), Some(e) if matches!(&e.value, Value::ZSet(z) if z.is_empty()));
     if empty {
         locked.remove(db, key);
-        ctx.notify_db(class::GENERIC, "del", db, key);
+        shared.pubsub.notify(class::GENERIC, "del", db, key);
     }
 }
 
@@ -457,7 +459,7 @@ fn cmd_zrem(ctx: &mut Ctx) -> CmdResult {
     if removed > 0 {
         locked.dirty(removed as u64);
         ctx.notify(class::ZSET, "zrem", key);
-        drop_if_empty(ctx, &mut locked, db, key);
+        drop_if_empty(ctx.shared, &mut locked, db, key);
     }
     drop(locked);
     ctx.reply().int(removed);
@@ -851,7 +853,7 @@ fn zremrange_generic(ctx: &mut Ctx, by: By) -> CmdResult {
             By::Lex => "zremrangebylex",
         };
         ctx.notify(class::ZSET, event, key);
-        drop_if_empty(ctx, &mut locked, db, key);
+        drop_if_empty(ctx.shared, &mut locked, db, key);
     }
     drop(locked);
     ctx.reply().int(removed as i64);
@@ -893,9 +895,11 @@ impl End {
 /// Pops up to `count` members from the `end` of the sorted set at `key`
 /// (lowest first for `Min`, highest first for `Max`), with the `zpopmin` /
 /// `zpopmax` event and, when the set is emptied, its deletion and `del`.
-/// `Ok(None)` when the key is missing; WRONGTYPE for another type.
+/// `Ok(None)` when the key is missing; WRONGTYPE for another type. It
+/// needs only the shared state, so a blocked client can be served with it
+/// (`blocking::ServeCtx` has `shared` and `db`).
 pub fn pop(
-    ctx: &Ctx,
+    shared: &Shared,
     locked: &mut Locked<'_>,
     db: usize,
     key: &[u8],
@@ -917,8 +921,8 @@ pub fn pop(
     };
     if !popped.is_empty() {
         locked.dirty(popped.len() as u64);
-        ctx.notify_db(class::ZSET, end.event(), db, key);
-        drop_if_empty(ctx, locked, db, key);
+        shared.pubsub.notify(class::ZSET, end.event(), db, key);
+        drop_if_empty(shared, locked, db, key);
     }
     Ok(Some(popped))
 }
@@ -953,19 +957,19 @@ pub fn reply_popped(r: &mut Encoder, key: Option<&[u8]>, popped: &[(Bytes, f64)]
     }
 }
 
-/// Records a pop in the journal as Redis 7.0 replicates ZMPOP (and the
+/// The command that replays a pop, as Redis 7.0 replicates ZMPOP (and the
 /// blocking pops): `ZPOPMIN|ZPOPMAX key count`, with the count asked for
 /// (popping more than the set holds replays the same).
-pub fn propagate_pop(ctx: &mut Ctx, key: &[u8], end: End, n: usize) {
+pub fn pop_argv(key: &[u8], end: End, count: usize) -> Vec<Bytes> {
     let name: &'static [u8] = match end {
         End::Min => b"ZPOPMIN",
         End::Max => b"ZPOPMAX",
     };
-    ctx.propagate(vec![
+    vec![
         Bytes::from_static(name),
         Bytes::copy_from_slice(key),
-        Bytes::from(n.to_string()),
-    ]);
+        Bytes::from(count.to_string()),
+    ]
 }
 
 /// Writes what BZPOPMIN and BZPOPMAX answer: `[key, member, score]`, flat
@@ -1002,7 +1006,8 @@ fn zpop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
         ctx.reply().array(0);
         return Ok(());
     }
-    let popped = pop(ctx, &mut locked, db, key, end, count.unwrap_or(1))?.unwrap_or_default();
+    let popped =
+        pop(ctx.shared, &mut locked, db, key, end, count.unwrap_or(1))?.unwrap_or_default();
     drop(locked);
     reply_popped(&mut ctx.reply(), None, &popped, count.is_some());
     Ok(())
@@ -1072,8 +1077,8 @@ fn cmd_zmpop(ctx: &mut Ctx) -> CmdResult {
         .ks()
         .lock_many(m.keys.iter().map(|k| (db, k.as_ref())), ctx.now_ms);
     for key in m.keys {
-        if let Some(popped) = pop(ctx, &mut locked, db, key, m.end, m.count)? {
-            propagate_pop(ctx, key, m.end, m.count);
+        if let Some(popped) = pop(ctx.shared, &mut locked, db, key, m.end, m.count)? {
+            ctx.propagate(pop_argv(key, m.end, m.count));
             drop(locked);
             reply_popped(&mut ctx.reply(), Some(key), &popped, true);
             return Ok(());
