@@ -143,6 +143,9 @@ fn zadd_and_point_reads_match_redis() {
         ZINCRBY inf -inf c
         ZINCRBY inf 1 g
         ZINCRBY inf x g
+        ZINCRBY inf nx g
+        ZINCRBY inf ch 1
+        ZINCRBY inf incr 1
         ZINCRBY inf 1 newmember
         ZINCRBY nokey2 2.5 m
         ZRANGE nokey2 0 -1 WITHSCORES

@@ -306,22 +306,22 @@ struct AddFlags {
     incr: bool,
 }
 
-/// ZADD and ZINCRBY (which is ZADD INCR with its arguments in place).
-fn zadd_generic(ctx: &mut Ctx, mut f: AddFlags, scoreidx: usize) -> CmdResult {
-    let mut i = scoreidx;
-    if !f.incr || scoreidx == 2 {
-        while let Some(a) = ctx.args.get(i) {
-            match () {
-                _ if is(a, "nx") => f.nx = true,
-                _ if is(a, "xx") => f.xx = true,
-                _ if is(a, "gt") => f.gt = true,
-                _ if is(a, "lt") => f.lt = true,
-                _ if is(a, "ch") => f.ch = true,
-                _ if is(a, "incr") => f.incr = true,
-                _ => break,
-            }
-            i += 1;
+/// ZADD and ZINCRBY (which is ZADD INCR).
+fn zadd_generic(ctx: &mut Ctx, mut f: AddFlags) -> CmdResult {
+    // Redis reads options after the key for ZINCRBY too (`ZINCRBY k nx m`
+    // is a syntax error, not an increment of "nx").
+    let mut i = 2;
+    while let Some(a) = ctx.args.get(i) {
+        match () {
+            _ if is(a, "nx") => f.nx = true,
+            _ if is(a, "xx") => f.xx = true,
+            _ if is(a, "gt") => f.gt = true,
+            _ if is(a, "lt") => f.lt = true,
+            _ if is(a, "ch") => f.ch = true,
+            _ if is(a, "incr") => f.incr = true,
+            _ => break,
         }
+        i += 1;
     }
     let pairs = ctx.args.get(i..).unwrap_or(&[]);
     if pairs.is_empty() || pairs.len() % 2 != 0 {
@@ -432,7 +432,7 @@ fn zadd_generic(ctx: &mut Ctx, mut f: AddFlags, scoreidx: usize) -> CmdResult {
 }
 
 fn cmd_zadd(ctx: &mut Ctx) -> CmdResult {
-    zadd_generic(ctx, AddFlags::default(), 2)
+    zadd_generic(ctx, AddFlags::default())
 }
 
 fn cmd_zincrby(ctx: &mut Ctx) -> CmdResult {
@@ -440,7 +440,7 @@ fn cmd_zincrby(ctx: &mut Ctx) -> CmdResult {
         incr: true,
         ..Default::default()
     };
-    zadd_generic(ctx, f, 2)
+    zadd_generic(ctx, f)
 }
 
 fn cmd_zrem(ctx: &mut Ctx) -> CmdResult {
