@@ -48,6 +48,7 @@ pub(crate) fn fingerprint(port: u16) -> Vec<String> {
                 "+list" => strings(&c.cmd(&["LRANGE", &k, "0", "-1"])),
                 "+set" => sorted(strings(&c.cmd(&["SMEMBERS", &k]))),
                 "+hash" => sorted(strings(&c.cmd(&["HGETALL", &k]))),
+                "+zset" => strings(&c.cmd(&["ZRANGE", &k, "0", "-1", "WITHSCORES"])),
                 other => vec![other.to_string()],
             };
             let pttl = String::from_utf8_lossy(&c.cmd(&["PTTL", &k])).to_string();
@@ -99,6 +100,23 @@ fn fill(port: u16) {
         &["HSET", "hash", "f1", "1", "f2", "x"],
         &["HINCRBYFLOAT", "hash", "f1", "0.5"],
         &["EXPIRE", "hash", "500"],
+        &[
+            "ZADD", "zset", "1", "a", "2.5", "b", "-inf", "c", "0.1", "d", "3", "e",
+        ],
+        &["ZINCRBY", "zset", "1", "a"],
+        &["ZPOPMIN", "zset"],
+        &["ZMPOP", "1", "zset", "MAX", "COUNT", "1"],
+        &[
+            "ZUNIONSTORE",
+            "zunion",
+            "2",
+            "zset",
+            "set",
+            "WEIGHTS",
+            "2",
+            "1",
+        ],
+        &["ZRANGESTORE", "zrange", "zset", "0", "1"],
         &["SET", "willdie", "v"],
         &["EXPIRE", "willdie", "-1"],
         &["SET", "persisted", "v", "EX", "100"],

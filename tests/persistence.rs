@@ -44,6 +44,30 @@ fn fill(c: &mut Conn) {
     ok(c.cmd(&args));
     let long = "v".repeat(100);
     ok(c.cmd(&["HSET", "long-value-hash", "f", &long]));
+    ok(c.cmd(&[
+        "ZADD",
+        "small-zset",
+        "1",
+        "a",
+        "2.5",
+        "b",
+        "-3",
+        "c",
+        "inf",
+        "d",
+        "1e300",
+        "e",
+    ]));
+    ok(c.cmd(&["ZADD", "int-zset", "100000", "x", "-7", "y", "0", "z"]));
+    let mut args = vec!["ZADD", "big-zset"];
+    let members: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    let scores: Vec<String> = (0..300).map(|i| format!("{}.25", i * 3)).collect();
+    for (m, s) in members.iter().zip(&scores) {
+        args.push(s);
+        args.push(m);
+    }
+    ok(c.cmd(&args));
+    ok(c.cmd(&["ZADD", "long-member-zset", "1", &"z".repeat(100)]));
     ok(c.cmd(&["SET", "volatile", "v", "PX", "3600000"]));
     ok(c.cmd(&["RPUSH", "volatile-list", "a"]));
     ok(c.cmd(&["PEXPIREAT", "volatile-list", "4102444800000"]));
@@ -116,6 +140,7 @@ fn describe(c: &mut Conn, key: &str) -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>, i64) {
             pairs.sort();
             pairs
         }
+        b"+zset\r\n" => strings(frame_of(c, &["ZRANGE", key, "0", "-1", "WITHSCORES"])),
         other => panic!("unexpected type {}", support::show(other)),
     };
     let pttl = int(c, &["PTTL", key]);

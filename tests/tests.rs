@@ -26,3 +26,4 @@ mod sort;
 mod strings;
 mod tracking;
 mod transactions;
+mod zsets;

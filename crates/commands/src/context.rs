@@ -106,6 +106,9 @@ pub struct Tuning {
     pub hash_max_listpack_value: AtomicU64,
     /// `set-max-intset-entries`.
     pub set_max_intset_entries: AtomicU64,
+    /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
+    pub zset_max_listpack_entries: AtomicU64,
+    pub zset_max_listpack_value: AtomicU64,
     /// `list-max-listpack-size` (Redis's quicklist `fill`).
     pub list_fill: AtomicI64,
 }
@@ -147,6 +150,20 @@ impl Tuning {
             config
                 .get_i64("set-max-intset-entries")
                 .unwrap_or(512)
+                .max(0) as u64,
+            r,
+        );
+        self.zset_max_listpack_entries.store(
+            config
+                .get_i64("zset-max-listpack-entries")
+                .unwrap_or(128)
+                .max(0) as u64,
+            r,
+        );
+        self.zset_max_listpack_value.store(
+            config
+                .get_i64("zset-max-listpack-value")
+                .unwrap_or(64)
                 .max(0) as u64,
             r,
         );

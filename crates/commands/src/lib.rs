@@ -51,5 +51,6 @@ pub mod stats;
 pub mod string;
 pub mod table;
 pub mod tracking;
+pub mod zset;
 
 pub use context::{CmdError, CmdResult, Ctx, Session, Shared};

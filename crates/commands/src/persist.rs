@@ -162,6 +162,10 @@ pub fn load_options(shared: &Shared) -> Options {
             max_value: t.hash_max_listpack_value.load(Ordering::Relaxed) as usize,
         },
         max_intset: t.set_max_intset_entries.load(Ordering::Relaxed) as usize,
+        zset_limits: ferrocache_store::zset::Limits {
+            max_entries: t.zset_max_listpack_entries.load(Ordering::Relaxed) as usize,
+            max_value: t.zset_max_listpack_value.load(Ordering::Relaxed) as usize,
+        },
         list_limit: ferrocache_store::list::NodeLimit::from_fill(
             t.list_fill.load(Ordering::Relaxed),
         ),
@@ -648,11 +652,16 @@ fn cmd_restore(ctx: &mut Ctx) -> CmdResult {
     let value = match parse_dump_payload(ctx.arg(3), &load_options(ctx.shared)) {
         None => return Err(errors::DUMP_PAYLOAD.into()),
         Some(Ok(Loaded::Value(v))) => v,
-        // ZSET: build the sorted set from the pairs here once the store has
-        // the type.
-        Some(Ok(Loaded::ZSet(_))) | Some(Ok(Loaded::Empty)) | Some(Err(_)) => {
-            return Err(errors::BAD_DATA_FORMAT.into())
+        Some(Ok(Loaded::ZSet(pairs))) => {
+            match ferrocache_persistence::rdb::reader::zset_value(
+                pairs,
+                load_options(ctx.shared).zset_limits,
+            ) {
+                Some(v) => v,
+                None => return Err(errors::BAD_DATA_FORMAT.into()),
+            }
         }
+        Some(Ok(Loaded::Empty)) | Some(Err(_)) => return Err(errors::BAD_DATA_FORMAT.into()),
     };
     let deleted = replace && locked.remove(db, &key).is_some();
     let expire_at = match ttl {

@@ -132,10 +132,10 @@ pub fn load_bytes(
         let value = match rec.value {
             Loaded::Value(v) => v,
             Loaded::Empty => return Ok(()),
-            // ZSET: build the sorted set value from the pairs here.
-            Loaded::ZSet(_) => {
-                return Err("sorted sets are not supported by this build".into());
-            }
+            Loaded::ZSet(pairs) => match crate::rdb::reader::zset_value(pairs, opts.zset_limits) {
+                Some(v) => v,
+                None => return Err("duplicate sorted set member".into()),
+            },
         };
         if rec.expire_at.is_some_and(|at| at <= now_ms) {
             stats.keys_expired += 1;

@@ -852,6 +852,22 @@ fn write_base(path: &Path, dbs: &[Vec<Captured>]) -> io::Result<u64> {
                         emit(&mut w, &argv)?;
                     }
                 }
+                Value::ZSet(z) => {
+                    // Scores as `%.17g`, which reads back to the same double.
+                    let pairs: Vec<(Bytes, Bytes)> = z
+                        .to_vec()
+                        .into_iter()
+                        .map(|(m, s)| (Bytes::from(ferrocache_protocol::format_double(s)), m))
+                        .collect();
+                    for batch in pairs.chunks(ITEMS_PER_COMMAND) {
+                        let mut argv: Vec<&[u8]> = vec![b"ZADD", key];
+                        for (s, m) in batch {
+                            argv.push(s);
+                            argv.push(m);
+                        }
+                        emit(&mut w, &argv)?;
+                    }
+                }
             }
             if let Some(at) = c.expire_at {
                 emit(&mut w, &[b"PEXPIREAT", key, at.to_string().as_bytes()])?;

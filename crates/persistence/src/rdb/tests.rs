@@ -196,6 +196,7 @@ fn sets_and_hashes_follow_the_configured_limits_on_load() {
             max_value: 64,
         },
         verify_checksum: true,
+        zset_limits: Default::default(),
     };
     match parse_dump_payload(&p, &opts) {
         Some(Ok(Loaded::Value(v))) => assert_eq!(v.encoding_name(), "hashtable"),
