@@ -63,6 +63,9 @@ pub static COMMANDS: &[Command] = &[
     command("zpopmin", -2, WRITE | FAST, keys(1, 1, 1), G, "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", cmd_zpopmin),
     command("zpopmax", -2, WRITE | FAST, keys(1, 1, 1), G, "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", cmd_zpopmax),
     command("zmpop", -4, WRITE | MOVABLE_KEYS, keys_counted(1), G, "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", cmd_zmpop),
+    command("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, keys(1, -2, 1), G, "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", cmd_bzpopmin),
+    command("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, keys(1, -2, 1), G, "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped.", cmd_bzpopmax),
+    command("bzmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, keys_counted(2), G, "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", cmd_bzmpop),
     command("zrandmember", -2, READONLY, keys(1, 1, 1), G, "6.2.0", "Returns one or more random members from a sorted set.", cmd_zrandmember),
     command("zunion", -3, READONLY | MOVABLE_KEYS, keys_counted(1), G, "6.2.0", "Returns the union of multiple sorted sets.", cmd_zunion),
     command("zinter", -3, READONLY | MOVABLE_KEYS, keys_counted(1), G, "6.2.0", "Returns the intersect of multiple sorted sets.", cmd_zinter),
@@ -1087,6 +1090,115 @@ fn cmd_zmpop(ctx: &mut Ctx) -> CmdResult {
     drop(locked);
     ctx.reply().null_array();
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// BZPOPMIN, BZPOPMAX, BZMPOP: the pops above, through the blocking registry
+// (see [`crate::blocking`]) when every key is empty.
+// ---------------------------------------------------------------------------
+
+/// BZPOPMIN/BZPOPMAX: one member, answered as `[key, member, score]`.
+struct BlockedPop {
+    end: End,
+}
+
+impl crate::blocking::BlockedOp for BlockedPop {
+    fn accepts(&self, value: &Value) -> bool {
+        matches!(value, Value::ZSet(_))
+    }
+
+    fn serve(
+        &self,
+        cx: &crate::blocking::ServeCtx,
+        locked: &mut Locked<'_>,
+        key: &Bytes,
+        reply: &mut Encoder<'_>,
+    ) -> crate::blocking::Attempt {
+        match pop(cx.shared, locked, cx.db, key, self.end, 1) {
+            Ok(Some(popped)) if !popped.is_empty() => {
+                let argv = pop_argv(key, self.end, 1);
+                cx.propagate(&argv.iter().map(|a| &a[..]).collect::<Vec<_>>());
+                let (m, s) = &popped[0];
+                reply_popped_with_key(reply, key, m, *s);
+                crate::blocking::Attempt::Answered
+            }
+            _ => crate::blocking::Attempt::NotReady,
+        }
+    }
+
+    fn timeout_reply(&self, reply: &mut Encoder<'_>) {
+        reply.null_array();
+    }
+}
+
+/// BZMPOP: up to `count` members from one end, as ZMPOP answers.
+struct BlockedMultiPop {
+    end: End,
+    count: usize,
+}
+
+impl crate::blocking::BlockedOp for BlockedMultiPop {
+    fn accepts(&self, value: &Value) -> bool {
+        matches!(value, Value::ZSet(_))
+    }
+
+    fn serve(
+        &self,
+        cx: &crate::blocking::ServeCtx,
+        locked: &mut Locked<'_>,
+        key: &Bytes,
+        reply: &mut Encoder<'_>,
+    ) -> crate::blocking::Attempt {
+        match pop(cx.shared, locked, cx.db, key, self.end, self.count) {
+            Ok(Some(popped)) if !popped.is_empty() => {
+                let argv = pop_argv(key, self.end, self.count);
+                cx.propagate(&argv.iter().map(|a| &a[..]).collect::<Vec<_>>());
+                reply_popped(reply, Some(key), &popped, true);
+                crate::blocking::Attempt::Answered
+            }
+            _ => crate::blocking::Attempt::NotReady,
+        }
+    }
+
+    fn timeout_reply(&self, reply: &mut Encoder<'_>) {
+        reply.null_array();
+    }
+}
+
+fn bzpop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
+    let last = ctx.args.len() - 1;
+    let deadline = crate::blocking::parse_timeout(&ctx.args[last], std::time::Instant::now())?;
+    let keys = &ctx.args[1..last];
+    let db = ctx.db();
+    let locked = ctx
+        .ks()
+        .lock_many(keys.iter().map(|k| (db, k.as_ref())), ctx.now_ms);
+    crate::blocking::serve_or_block(ctx, locked, keys, deadline, Box::new(BlockedPop { end }))
+}
+
+fn cmd_bzpopmin(ctx: &mut Ctx) -> CmdResult {
+    bzpop_generic(ctx, End::Min)
+}
+
+fn cmd_bzpopmax(ctx: &mut Ctx) -> CmdResult {
+    bzpop_generic(ctx, End::Max)
+}
+
+fn cmd_bzmpop(ctx: &mut Ctx) -> CmdResult {
+    let deadline = crate::blocking::parse_timeout(ctx.arg(1), std::time::Instant::now())?;
+    let m = parse_mpop(&ctx.args[2..])?;
+    let (keys, end, count) = (m.keys, m.end, m.count);
+    let db = ctx.db();
+    let locked = ctx
+        .ks()
+        .lock_many(keys.iter().map(|k| (db, k.as_ref())), ctx.now_ms);
+    crate::blocking::serve_or_block(
+        ctx,
+        locked,
+        keys,
+        deadline,
+        Box::new(BlockedMultiPop { end, count }),
+    )
 }
 
 // ---------------------------------------------------------------------------
