@@ -615,3 +615,54 @@ fn restore_with_a_relative_ttl_is_journaled_with_an_absolute_one() {
         "relative TTL journaled"
     );
 }
+
+/// While the binary loads a large file at start-up, clients are served
+/// with -LOADING and INFO shows the progress; then the data is there.
+#[test]
+fn clients_get_loading_while_a_large_file_loads() {
+    let r = support::redis(&[("enable-debug-command", "yes")]);
+    let mut c = Conn::connect(r.port);
+    assert_eq!(
+        c.cmd(&["DEBUG", "POPULATE", "600000", "key", "50"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
+    let dir = r.dir.clone();
+    let port = support::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut saw_loading = false;
+    let mut saw_progress = false;
+    let mut conn = None;
+    while std::time::Instant::now() < deadline {
+        let Some(c) = conn.as_mut() else {
+            conn = Conn::try_connect(port).ok();
+            continue;
+        };
+        let reply = c.cmd(&["DBSIZE"]);
+        if reply == b"-LOADING Redis is loading the dataset in memory\r\n" {
+            saw_loading = true;
+            let info = String::from_utf8_lossy(&c.cmd(&["INFO", "persistence"])).into_owned();
+            if info.contains("loading:1") && info.contains("loading_loaded_perc:") {
+                saw_progress = true;
+            }
+            continue;
+        }
+        assert_eq!(reply, b":600000\r\n");
+        break;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(saw_loading, "no -LOADING reply seen while loading");
+    assert!(
+        saw_progress,
+        "INFO persistence did not show loading progress"
+    );
+}

@@ -353,6 +353,8 @@ pub struct Session {
     pub sync_to: u64,
     /// CLIENT TRACKING state.
     pub tracking: crate::tracking::SessionTracking,
+    /// The session replaying a file at start-up: not refused with LOADING.
+    pub loader: bool,
     /// Channels and patterns this connection listens to.
     pub pubsub: Option<crate::pubsub::Subscriptions>,
     /// Set by a blocking command that found nothing: the connection waits
@@ -378,6 +380,7 @@ impl Session {
             in_script: false,
             sync_to: 0,
             tracking: Default::default(),
+            loader: false,
             pubsub: None,
             blocked: None,
         }

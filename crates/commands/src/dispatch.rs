@@ -89,6 +89,10 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
         }
         return refuse(shared, session, out, errors::NOAUTH);
     }
+    if !session.loader && !cmd.has(flags::LOADING) && shared.persist.loading.load(Ordering::Acquire)
+    {
+        return refuse(shared, session, out, errors::LOADING);
+    }
     let started = Instant::now();
     session.handle.touch(cmd, parent, started);
     let top = parent.unwrap_or(cmd);

@@ -252,3 +252,5 @@ pub const AOF_REWRITE_IN_PROGRESS: &str =
     "ERR Background append only file rewriting already in progress";
 
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";

@@ -224,9 +224,26 @@ pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
         let mut parts: Vec<&Part> = m.base.iter().collect();
         parts.extend(m.incrs.iter());
         let last = parts.len().saturating_sub(1);
+        let sizes: Vec<u64> = parts
+            .iter()
+            .map(|p| fs::metadata(layout.path(&p.name)).map_or(0, |m| m.len()))
+            .collect();
+        let ps = &shared.persist;
+        ps.loading_progress
+            .total
+            .store(sizes.iter().sum(), Ordering::Relaxed);
+        ps.loading_progress.loaded.store(0, Ordering::Relaxed);
+        ps.loading_started.store(
+            ferrocache_commands::context::unix_ms() / 1000,
+            Ordering::Relaxed,
+        );
+        ps.loading.store(true, Ordering::Release);
+        let mut base = 0;
         for (i, p) in parts.iter().enumerate() {
-            load_file(shared, &layout.path(&p.name), i == last)?;
+            load_file(shared, &layout.path(&p.name), i == last, base)?;
+            base += sizes[i];
         }
+        ps.loading.store(false, Ordering::Release);
         crate::notice!(
             "DB loaded from append only file: {:.3} seconds",
             started.elapsed().as_secs_f64()
@@ -251,7 +268,8 @@ pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
 
 /// Replays one file through the dispatcher. `last`: a truncated tail is
 /// tolerated (and cut) only in the last file.
-fn load_file(shared: &Arc<Shared>, path: &Path, last: bool) -> io::Result<()> {
+/// `base`: bytes of the files before this one, for the progress INFO shows.
+fn load_file(shared: &Arc<Shared>, path: &Path, last: bool, base: u64) -> io::Result<()> {
     let name = path.display().to_string();
     let mut file = match File::open(path) {
         Ok(f) => f,
@@ -286,6 +304,7 @@ fn load_file(shared: &Arc<Shared>, path: &Path, last: bool) -> io::Result<()> {
     file.seek(io::SeekFrom::Start(start))?;
     let handle = Arc::new(ClientHandle::new(0, "aof".into(), String::new(), false));
     let mut session = Session::new(handle, true);
+    session.loader = true;
     let mut decoder = RequestDecoder::new();
     let limits = DecodeLimits::default();
     let mut buf = BytesMut::with_capacity(1 << 20);
@@ -304,6 +323,11 @@ fn load_file(shared: &Arc<Shared>, path: &Path, last: bool) -> io::Result<()> {
         }
         buf.extend_from_slice(&chunk[..n]);
         fed += n as u64;
+        shared
+            .persist
+            .loading_progress
+            .loaded
+            .store(base + fed, Ordering::Relaxed);
         loop {
             if !decoder.in_progress() {
                 match buf.first() {
@@ -413,6 +437,10 @@ fn spawn_writer(shared: Arc<Shared>, open: Option<Open>) {
 
 /// Asks the writer to flush, fsync and stop, and waits (bounded) for it.
 pub fn shutdown(shared: &Shared) {
+    if !STOP.known(shared) {
+        // No writer was started (the load failed first).
+        return;
+    }
     STOP.with_shared(shared, true);
     shared.journal.wake_aof();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -439,6 +467,11 @@ impl StopFlags {
             Some(e) => e.1 = stop,
             None => v.push((k, stop, false)),
         }
+    }
+
+    fn known(&self, shared: &Shared) -> bool {
+        let k = Self::key(shared);
+        self.0.lock().iter().any(|e| e.0 == k)
     }
 
     fn requested(&self, shared: &Shared) -> bool {

@@ -285,8 +285,12 @@ impl<'a> Reader<'a> {
             TYPE_SET_INTSET => {
                 let blob = self.string()?;
                 let members = encoding::intset_members(&blob).map_err(|e| blob_err(self, e))?;
+                // Binary search depends on the order: a file may not break it.
+                if members.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(blob_err(self, "intset members out of order"));
+                }
                 let s = if members.len() <= opts.max_intset {
-                    Set::Ints(members)
+                    Set::from_ints(&members)
                 } else {
                     let mut s = Set::new();
                     for m in members {
@@ -466,6 +470,8 @@ pub struct Record<'a> {
     pub idle_secs: Option<u64>,
     /// The LFU counter, when the file carries it.
     pub freq: Option<u8>,
+    /// Offset just past this record (loading progress).
+    pub end: usize,
 }
 
 /// What a file says about itself.
@@ -548,6 +554,7 @@ pub fn read_file<'a>(
                     expire_at: expire_at.take(),
                     idle_secs: idle_secs.take(),
                     freq: freq.take(),
+                    end: r.pos(),
                 };
                 sink(rec).map_err(|e| r.err_at(op_at, e))?;
             }

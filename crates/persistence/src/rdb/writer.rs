@@ -21,7 +21,7 @@ use super::encoding::{intset_encode, ListpackWriter};
 use super::*;
 use crate::{crc64, lzf};
 use ferrocache_store::value::{parse_int_exact, StrValue};
-use ferrocache_store::{Hash, Set, Value};
+use ferrocache_store::{Hash, Value};
 use std::io::{self, Write};
 
 /// Largest listpack of a quicklist node, Redis's `list-max-listpack-size`
@@ -151,13 +151,11 @@ impl Enc {
                     self.string(&n);
                 }
             }
-            Value::Set(s) => match &**s {
-                Set::Ints(v) => self.string(&intset_encode(v)),
-                Set::Table(t) => {
-                    self.len(t.len() as u64);
-                    for m in t.iter() {
-                        self.string(m);
-                    }
+            Value::Set(s) => match s.ints() {
+                Some(v) => self.string(&intset_encode(&v)),
+                None => {
+                    self.len(s.len() as u64);
+                    s.for_each(|m| self.string(m));
                 }
             },
             Value::Hash(h) => match h {
