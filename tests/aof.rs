@@ -466,3 +466,57 @@ fn redis_aof_with_an_rdb_base_loads_into_ferrocache() {
     fc.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn info(c: &mut Conn, field: &str) -> String {
+    crate::support::info_field(c, "persistence", field)
+}
+
+fn wait_for(mut ok: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A full disk: the incremental file after a rewrite is /dev/full, so every
+/// write fails with ENOSPC. Writes are then refused with Redis's MISCONF
+/// text (reads go on); after the next rewrite onto a working file, writes
+/// are accepted again and nothing acknowledged is lost across a restart.
+#[test]
+fn a_full_disk_refuses_writes_and_loses_nothing() {
+    let dir = temp_dir("full");
+    let fc = ferrocache_in(&dir, &[("aof-use-rdb-preamble", "no")]).expect("starts");
+    let mut c = Conn::connect(fc.port());
+    assert_eq!(c.cmd(&["SET", "before", "1"]), b"+OK\r\n");
+    // The next rewrite opens appendonly.aof.2.incr.aof: make it the full
+    // device.
+    let aof_dir = dir.join("appendonlydir");
+    std::os::unix::fs::symlink("/dev/full", aof_dir.join("appendonly.aof.2.incr.aof"))
+        .expect("symlink");
+    c.cmd(&["BGREWRITEAOF"]);
+    wait_for(|| info(&mut c, "aof_rewrites") == "2", "the first rewrite");
+    assert_eq!(c.cmd(&["INCR", "counter"]), b":1\r\n");
+    let misconf = b"-MISCONF Errors writing to the AOF file: No space left on device\r\n";
+    wait_for(|| c.cmd(&["SET", "probe", "x"]) == misconf, "MISCONF");
+    assert_eq!(info(&mut c, "aof_last_write_status"), "err");
+    assert_eq!(c.cmd(&["PING"]), misconf);
+    assert_eq!(c.cmd(&["GET", "before"]), b"$1\r\n1\r\n");
+    // Space is back: a rewrite moves to a working file.
+    c.cmd(&["BGREWRITEAOF"]);
+    wait_for(|| info(&mut c, "aof_rewrites") == "3", "the second rewrite");
+    wait_for(
+        || c.cmd(&["INCR", "counter"]) == b":2\r\n",
+        "writes accepted again",
+    );
+    assert_eq!(info(&mut c, "aof_last_write_status"), "ok");
+    fc.shutdown();
+    let fc = ferrocache_in(&dir, &[]).expect("restarts");
+    let mut c = Conn::connect(fc.port());
+    assert_eq!(
+        c.cmd(&["MGET", "before", "counter", "probe"]),
+        b"*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n"
+    );
+    fc.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -112,6 +112,23 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
         }
         return refuse(shared, session, out, errors::MISCONF);
     }
+    // An AOF that can't be written refuses writes (and PING) the same way,
+    // until a write succeeds again.
+    if (cmd.has(flags::WRITE) || top.name == "ping")
+        && shared.journal.aof.enabled.load(Ordering::Relaxed)
+    {
+        if let Some(e) = shared.journal.aof.write_error() {
+            if let Some(s) = stat {
+                s.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            return refuse(
+                shared,
+                session,
+                out,
+                &format!("MISCONF Errors writing to the AOF file: {e}"),
+            );
+        }
+    }
     if session.multi.is_some() && !crate::multi::runs_inside_multi(top.name) {
         return queue(shared, session, cmd, args, out);
     }

@@ -83,6 +83,9 @@ pub struct AofState {
     pub base_size: AtomicU64,
     /// Journal offset known to be on disk (fsynced).
     synced: tokio::sync::watch::Sender<u64>,
+    /// The last write error while it lasts (writes are refused with
+    /// MISCONF meanwhile).
+    write_error: Mutex<Option<String>>,
 }
 
 impl Default for AofState {
@@ -101,11 +104,24 @@ impl Default for AofState {
             current_size: AtomicU64::new(0),
             base_size: AtomicU64::new(0),
             synced: tokio::sync::watch::channel(0).0,
+            write_error: Mutex::new(None),
         }
     }
 }
 
 impl AofState {
+    pub fn set_write_error(&self, e: Option<String>) {
+        *self.write_error.lock() = e;
+    }
+
+    /// The error writes are refused with while the AOF can't be written.
+    pub fn write_error(&self) -> Option<String> {
+        if self.last_write_ok.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.write_error.lock().clone()
+    }
+
     /// The writer made everything up to `offset` durable.
     pub fn set_synced(&self, offset: u64) {
         self.synced.send_replace(offset);

@@ -245,7 +245,7 @@ pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
         }
         ps.loading.store(false, Ordering::Release);
         crate::notice!(
-            "DB loaded from append only file: {:.3} seconds",
+            "Data loaded from the append-only file in {:.3} seconds",
             started.elapsed().as_secs_f64()
         );
     }
@@ -377,7 +377,7 @@ fn load_file(shared: &Arc<Shared>, path: &Path, last: bool, base: u64) -> io::Re
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!(
-                "Unexpected end of file reading the append only file {name} at offset {consistent}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
+                "The append-only file {name} ends in the middle of a command at offset {consistent}. Keep a copy of the file, then either cut it at that offset (redis-check-aof --fix does) or set aof-load-truncated yes to load what precedes it."
             ),
         ));
     }
@@ -388,7 +388,7 @@ fn load_file(shared: &Arc<Shared>, path: &Path, last: bool, base: u64) -> io::Re
         ferrocache_commands::dispatch::execute(shared, &mut session, &discard, &mut out);
     }
     crate::warning!(
-        "!!! Warning: short read while loading the AOF file {name}!!! AOF loaded anyway because aof-load-truncated is enabled; truncating it to its last valid command at offset {consistent}"
+        "The AOF file {name} ends in the middle of a command; aof-load-truncated is on, so it was loaded up to its last complete command and cut at offset {consistent}"
     );
     OpenOptions::new()
         .write(true)
@@ -401,7 +401,7 @@ fn bad_format(name: &str, at: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!(
-            "Bad file format reading the append only file {name} at offset {at}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
+            "Bad file format in the append-only file {name} at offset {at}: what is there is not a RESP command. Keep a copy of the file before repairing it."
         ),
     )
 }
@@ -423,6 +423,11 @@ struct Open {
     last_fsync: Instant,
     /// Stream offset written to the file but not yet fsynced.
     unsynced: Option<u64>,
+    /// Journal bytes taken but not yet written (a write failed: disk
+    /// full, I/O error), and the stream offset they end at. Retried before
+    /// anything newer, so nothing is lost or reordered.
+    retry: BytesMut,
+    retry_end: u64,
 }
 
 fn spawn_writer(shared: Arc<Shared>, open: Option<Open>) {
@@ -555,12 +560,17 @@ fn writer(shared: Arc<Shared>, mut open: Option<Open>) {
             _ => false,
         };
         if let Err(e) = write_out(&shared, o, &bytes, end, sync_now) {
-            crate::warning!("Error writing to the AOF file: {e}");
-            aof.last_write_ok.store(false, Ordering::Relaxed);
+            if aof.last_write_ok.swap(false, Ordering::Relaxed) {
+                crate::warning!("Error writing to the AOF file: {e}");
+            }
+            aof.set_write_error(Some(os_error_text(&e)));
             std::thread::sleep(Duration::from_millis(100));
             continue;
         }
-        aof.last_write_ok.store(true, Ordering::Relaxed);
+        if !aof.last_write_ok.swap(true, Ordering::Relaxed) {
+            crate::notice!("The AOF file can be written again; write commands are accepted.");
+            aof.set_write_error(None);
+        }
         if !always && policy != "everysec" {
             // `no`: durable as far as we will ever know.
             aof.set_synced(end);
@@ -568,15 +578,30 @@ fn writer(shared: Arc<Shared>, mut open: Option<Open>) {
     }
 }
 
-/// Appends `bytes` (ending at stream offset `end`) and fsyncs if asked.
+/// Appends `bytes` (ending at stream offset `end`) after anything a failed
+/// write left, and fsyncs if asked. On a failed write the file is cut back
+/// to where it was and the bytes wait in `o.retry`.
 fn write_out(shared: &Shared, o: &mut Open, bytes: &[u8], end: u64, sync: bool) -> io::Result<()> {
+    if !bytes.is_empty() {
+        o.retry.extend_from_slice(bytes);
+        o.retry_end = end;
+    }
     let Some(file) = o.file.as_mut() else {
         return Err(io::Error::other("no incremental file open"));
     };
-    if !bytes.is_empty() {
-        file.write_all(bytes)?;
-        o.incr_size += bytes.len() as u64;
-        o.unsynced = Some(end);
+    if !o.retry.is_empty() {
+        let before = file.metadata().map(|m| m.len()).ok();
+        if let Err(e) = file.write_all(&o.retry) {
+            // A partial command would corrupt the file: cut it off.
+            if let Some(len) = before {
+                let _ = file.set_len(len);
+                let _ = file.seek(io::SeekFrom::End(0));
+            }
+            return Err(e);
+        }
+        o.incr_size += o.retry.len() as u64;
+        o.retry.clear();
+        o.unsynced = Some(o.retry_end);
         shared
             .journal
             .aof
@@ -591,6 +616,16 @@ fn write_out(shared: &Shared, o: &mut Open, bytes: &[u8], end: u64, sync: bool) 
         o.last_fsync = Instant::now();
     }
     Ok(())
+}
+
+/// An I/O error's text without Rust's " (os error N)" suffix, as strerror
+/// gives it.
+fn os_error_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 /// Opens the AOF for writing: the existing layout (after a load), or a new
@@ -621,6 +656,8 @@ fn open_aof(shared: &Arc<Shared>, loaded: Option<Manifest>) -> io::Result<Open> 
             base_size: 0,
             last_fsync: Instant::now(),
             unsynced: None,
+            retry: BytesMut::new(),
+            retry_end: 0,
         };
         if let Err(e) = rewrite_now(shared, &mut o) {
             shared.journal.set_aof(&shared.ks, false);
@@ -657,6 +694,8 @@ fn open_aof(shared: &Arc<Shared>, loaded: Option<Manifest>) -> io::Result<Open> 
         base_size,
         last_fsync: Instant::now(),
         unsynced: None,
+        retry: BytesMut::new(),
+        retry_end: 0,
     })
 }
 
@@ -683,7 +722,7 @@ fn rewrite(shared: &Arc<Shared>, o: &mut Open) {
     match rewrite_now(shared, o) {
         Ok(()) => {
             aof.last_rewrite_ok.store(true, Ordering::Relaxed);
-            crate::notice!("Background AOF rewrite finished successfully");
+            crate::notice!("AOF rewrite done: new base file in place.");
         }
         Err(e) => {
             aof.last_rewrite_ok.store(false, Ordering::Relaxed);
@@ -730,11 +769,37 @@ fn rewrite_now(shared: &Arc<Shared>, o: &mut Open) -> io::Result<()> {
                 .collect();
             (pending, dbs, shared.journal.offset())
         });
-        if let Some(f) = o.file.as_mut() {
-            f.write_all(&pending)?;
-            f.sync_data()?;
+        // What was journaled before the capture goes to the old file. If
+        // that file can't take it (disk full, I/O error), it opens the new
+        // incremental file instead, which the manifest lists right after
+        // the old ones; the capture holds it too, so once the new base is
+        // in place it is cut from the new file again. Only if neither file
+        // takes it does the rewrite stop, the bytes waiting for a retry.
+        let mut carry = std::mem::take(&mut o.retry);
+        carry.extend_from_slice(&pending);
+        let in_old = match o.file.as_mut() {
+            Some(f) => f.write_all(&carry).and_then(|_| f.sync_data()).is_ok(),
+            None => true,
+        };
+        let mut new_file = new_file;
+        let carried = !in_old && !carry.is_empty();
+        if carried {
+            if let Err(e) = new_file
+                .write_all(&carry)
+                .and_then(|_| new_file.sync_data())
+            {
+                o.retry = carry;
+                o.retry_end = end_offset;
+                drop(new_file);
+                let _ = fs::remove_file(o.layout.path(&incr.name));
+                return Err(e);
+            }
         }
         o.file = Some(new_file);
+        // Writes go to the new incremental file from now on: the manifest
+        // names it at once, so they are kept even if the rewrite fails.
+        o.manifest.incrs.push(incr.clone());
+        o.layout.write_manifest(&o.manifest)?;
         // aof-use-rdb-preamble (Redis 7.0's default): the base file is an
         // RDB image, otherwise commands.
         let preamble = shared.config.get_bool("aof-use-rdb-preamble");
@@ -757,12 +822,20 @@ fn rewrite_now(shared: &Arc<Shared>, o: &mut Open) -> io::Result<()> {
             write_base(&tmp, &dbs)?
         };
         fs::rename(&tmp, o.layout.path(&base.name))?;
-        let old = std::mem::take(&mut o.manifest);
+        let mut old = std::mem::take(&mut o.manifest);
+        old.incrs.retain(|p| p.name != incr.name);
         o.manifest = Manifest {
             base: Some(base),
             incrs: vec![incr],
         };
         o.layout.write_manifest(&o.manifest)?;
+        if carried {
+            // The base holds what the new file started with.
+            if let Some(f) = o.file.as_mut() {
+                f.set_len(0)?;
+                f.seek(io::SeekFrom::Start(0))?;
+            }
+        }
         // The old files are history now.
         for p in old.base.iter().chain(old.incrs.iter()) {
             if o.manifest.base.as_ref().map(|b| &b.name) != Some(&p.name)
