@@ -102,7 +102,7 @@ fn write_set<R>(
             let mut s = Set::new();
             let r = f(&mut s);
             if !s.is_empty() {
-                locked.insert(db, key, Value::Set(Box::new(s)), None);
+                locked.insert(db, key, Value::Set(s), None);
             }
             Ok(r)
         }
@@ -234,7 +234,7 @@ fn cmd_spop(ctx: &mut Ctx) -> CmdResult {
     };
     let popped: Vec<Bytes> = match count {
         None => s.pop().into_iter().collect(),
-        Some(n) if n >= s.len() as u64 => std::mem::take(&mut **s).members(),
+        Some(n) if n >= s.len() as u64 => std::mem::take(&mut *s).members(),
         Some(n) => (0..n).filter_map(|_| s.pop()).collect(),
     };
     let emptied = s.is_empty();
@@ -501,7 +501,7 @@ fn store_generic(ctx: &mut Ctx, op: Op) -> CmdResult {
         for m in &out {
             s.add(m, max);
         }
-        locked.insert(db, dst, Value::Set(Box::new(s)), None);
+        locked.insert(db, dst, Value::Set(s), None);
         locked.dirty(1);
         let event = match op {
             Op::Inter => "sinterstore",

@@ -13,7 +13,8 @@ pub enum Value {
     Str(StrValue),
     List(Box<crate::list::List>),
     Hash(crate::hash::Hash),
-    Set(Box<crate::set::Set>),
+    /// Inline: a set value is 32 bytes, which the enum holds anyway.
+    Set(crate::set::Set),
     ZSet(crate::zset::Zset),
 }
 
@@ -104,7 +105,7 @@ impl Value {
             Value::Str(s) => s.heap_size(),
             Value::List(l) => std::mem::size_of::<crate::list::List>() + l.heap_size(),
             Value::Hash(h) => h.heap_size(),
-            Value::Set(s) => std::mem::size_of::<crate::set::Set>() + s.heap_size(),
+            Value::Set(s) => s.heap_size(),
             Value::ZSet(z) => z.heap_size(),
         }
     }

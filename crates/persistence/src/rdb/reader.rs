@@ -400,7 +400,7 @@ fn list_value(l: List) -> Option<Value> {
 }
 
 fn set_value(s: Set) -> Option<Value> {
-    (!s.is_empty()).then(|| Value::Set(Box::new(s)))
+    (!s.is_empty()).then(|| Value::Set(s))
 }
 
 fn hash_value(h: Hash) -> Option<Value> {
