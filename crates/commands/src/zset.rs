@@ -1623,29 +1623,10 @@ fn cmd_zscan(ctx: &mut Ctx) -> CmdResult {
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
     let Some(z) = read_zset(&mut locked, db, key)? else {
         drop(locked);
-        let mut r = ctx.reply();
-        r.array(2);
-        r.bulk(b"0");
-        r.array(0);
+        crate::generic::reply_empty_scan(ctx);
         return Ok(());
     };
-    let mut pattern: Option<&[u8]> = None;
-    let opts = ctx.args.get(3..).unwrap_or(&[]);
-    let mut i = 0;
-    while i < opts.len() {
-        match (&opts[i], opts.get(i + 1)) {
-            (opt, Some(v)) if is(opt, "COUNT") => {
-                if parse_i64(v)? < 1 {
-                    return Err(errors::SYNTAX.into());
-                }
-            }
-            (opt, Some(v)) if is(opt, "MATCH") => {
-                pattern = (v.as_ref() != b"*").then_some(v.as_ref());
-            }
-            _ => return Err(errors::SYNTAX.into()),
-        }
-        i += 2;
-    }
+    let pattern = crate::generic::collection_scan_pattern(ctx.args.get(3..).unwrap_or(&[]))?;
     let found: Vec<(Bytes, f64)> = z
         .to_vec()
         .into_iter()
