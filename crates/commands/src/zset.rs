@@ -1097,9 +1097,12 @@ fn cmd_zmpop(ctx: &mut Ctx) -> CmdResult {
 // (see [`crate::blocking`]) when every key is empty.
 // ---------------------------------------------------------------------------
 
-/// BZPOPMIN/BZPOPMAX: one member, answered as `[key, member, score]`.
+/// A blocked sorted set pop: BZPOPMIN/BZPOPMAX (`count` None: one
+/// member, answered as `[key, member, score]`) or BZMPOP (up to `count`
+/// members, answered as ZMPOP answers).
 struct BlockedPop {
     end: End,
+    count: Option<usize>,
 }
 
 impl crate::blocking::BlockedOp for BlockedPop {
@@ -1114,46 +1117,15 @@ impl crate::blocking::BlockedOp for BlockedPop {
         key: &Bytes,
         reply: &mut Encoder<'_>,
     ) -> crate::blocking::Attempt {
-        match pop(cx.shared, locked, cx.db, key, self.end, 1) {
+        let count = self.count.unwrap_or(1);
+        match pop(cx.shared, locked, cx.db, key, self.end, count) {
             Ok(Some(popped)) if !popped.is_empty() => {
-                let argv = pop_argv(key, self.end, 1);
+                let argv = pop_argv(key, self.end, count);
                 cx.propagate(&argv.iter().map(|a| &a[..]).collect::<Vec<_>>());
-                let (m, s) = &popped[0];
-                reply_popped_with_key(reply, key, m, *s);
-                crate::blocking::Attempt::Answered
-            }
-            _ => crate::blocking::Attempt::NotReady,
-        }
-    }
-
-    fn timeout_reply(&self, reply: &mut Encoder<'_>) {
-        reply.null_array();
-    }
-}
-
-/// BZMPOP: up to `count` members from one end, as ZMPOP answers.
-struct BlockedMultiPop {
-    end: End,
-    count: usize,
-}
-
-impl crate::blocking::BlockedOp for BlockedMultiPop {
-    fn accepts(&self, value: &Value) -> bool {
-        matches!(value, Value::ZSet(_))
-    }
-
-    fn serve(
-        &self,
-        cx: &crate::blocking::ServeCtx,
-        locked: &mut Locked<'_>,
-        key: &Bytes,
-        reply: &mut Encoder<'_>,
-    ) -> crate::blocking::Attempt {
-        match pop(cx.shared, locked, cx.db, key, self.end, self.count) {
-            Ok(Some(popped)) if !popped.is_empty() => {
-                let argv = pop_argv(key, self.end, self.count);
-                cx.propagate(&argv.iter().map(|a| &a[..]).collect::<Vec<_>>());
-                reply_popped(reply, Some(key), &popped, true);
+                match self.count {
+                    None => reply_popped_with_key(reply, key, &popped[0].0, popped[0].1),
+                    Some(_) => reply_popped(reply, Some(key), &popped, true),
+                }
                 crate::blocking::Attempt::Answered
             }
             _ => crate::blocking::Attempt::NotReady,
@@ -1173,7 +1145,13 @@ fn bzpop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
     let locked = ctx
         .ks()
         .lock_many(keys.iter().map(|k| (db, k.as_ref())), ctx.now_ms);
-    crate::blocking::serve_or_block(ctx, locked, keys, deadline, Box::new(BlockedPop { end }))
+    crate::blocking::serve_or_block(
+        ctx,
+        locked,
+        keys,
+        deadline,
+        Box::new(BlockedPop { end, count: None }),
+    )
 }
 
 fn cmd_bzpopmin(ctx: &mut Ctx) -> CmdResult {
@@ -1197,7 +1175,10 @@ fn cmd_bzmpop(ctx: &mut Ctx) -> CmdResult {
         locked,
         keys,
         deadline,
-        Box::new(BlockedMultiPop { end, count }),
+        Box::new(BlockedPop {
+            end,
+            count: Some(count),
+        }),
     )
 }
 
