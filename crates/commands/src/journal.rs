@@ -20,7 +20,7 @@
 //! # Deterministic form
 //!
 //! A record must replay to the same state anywhere, at any later time:
-//! handlers replace their command with [`Ctx::propagate`] where Redis 7.0
+//! handlers replace their command with [`Ctx::propagate`](crate::context::Ctx::propagate) where Redis 7.0
 //! does (relative expiry becomes `PXAT`/`PEXPIREAT`, `SPOP` becomes `SREM`,
 //! `INCRBYFLOAT` becomes `SET ... KEEPTTL`). A command that changed nothing
 //! (the keyspace's dirty counter did not move) records nothing.

@@ -20,7 +20,7 @@
 //!   rules and tells the dispatcher to journal the command ([`journal`]);
 //!   a handler whose command is not deterministic as sent (relative expiry,
 //!   SPOP, INCRBYFLOAT) records the form that replays it with
-//!   [`Ctx::propagate`].
+//!   [`Ctx::propagate`](crate::context::Ctx::propagate).
 //!
 //! Cross-cutting state beside the keyspace: the exec gate that makes EXEC
 //! and scripts atomic ([`multi`]), the journal feeding the AOF and replicas
