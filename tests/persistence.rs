@@ -489,7 +489,7 @@ fn start_binary(dir: &Path) -> (std::process::Child, Conn) {
     let mut child = spawn_binary(dir, port);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(c) = Conn::try_connect(port) {
+        if let Ok(c) = Conn::try_ready(port) {
             return (child, c);
         }
         if Instant::now() > deadline {
