@@ -274,6 +274,10 @@ struct Link {
     next: u32,
     /// Nodes crossed by following `next` (rank distance).
     span: u32,
+    /// The score of the node `next` points at: a search decides whether to
+    /// step forward from the link it already holds, and touches the next
+    /// node only to step or when the scores tie (then the members decide).
+    next_score: f64,
 }
 
 #[derive(Clone, Debug)]
@@ -303,7 +307,15 @@ impl Skiplist {
             member: Box::default(),
             score: 0.0,
             back: NIL,
-            links: vec![Link { next: NIL, span: 0 }; MAX_LEVEL].into_boxed_slice(),
+            links: vec![
+                Link {
+                    next: NIL,
+                    span: 0,
+                    next_score: 0.0,
+                };
+                MAX_LEVEL
+            ]
+            .into_boxed_slice(),
         };
         Skiplist {
             nodes: vec![head],
@@ -355,8 +367,15 @@ impl Skiplist {
                 if l.next == NIL {
                     break;
                 }
-                let n = self.node(l.next);
-                if cmp_entry(n.score, &n.member, score, member).is_lt() {
+                let before = match l.next_score.partial_cmp(&score) {
+                    Some(Ordering::Less) => true,
+                    Some(Ordering::Greater) => false,
+                    _ => {
+                        let n = self.node(l.next);
+                        cmp_entry(n.score, &n.member, score, member).is_lt()
+                    }
+                };
+                if before {
                     rank[i] += l.span;
                     x = l.next;
                 } else {
@@ -402,10 +421,12 @@ impl Skiplist {
             *self.link_mut(x, i) = Link {
                 next: prev.next,
                 span: prev.span - crossed,
+                next_score: prev.next_score,
             };
             *self.link_mut(update[i], i) = Link {
                 next: x,
                 span: crossed + 1,
+                next_score: score,
             };
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
@@ -441,6 +462,7 @@ impl Skiplist {
                 *self.link_mut(u, i) = Link {
                     next: xl.next,
                     span: ul.span + xl.span - 1,
+                    next_score: xl.next_score,
                 };
             } else {
                 self.link_mut(u, i).span -= 1;
