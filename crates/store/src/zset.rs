@@ -274,10 +274,13 @@ struct Link {
     next: u32,
     /// Nodes crossed by following `next` (rank distance).
     span: u32,
-    /// The score of the node `next` points at: a search decides whether to
-    /// step forward from the link it already holds, and touches the next
-    /// node only to step or when the scores tie (then the members decide).
+    /// The score of the node `next` points at, and where its links start:
+    /// a search decides whether to step from the link it already holds and
+    /// steps straight to the next node's links, so one step costs one
+    /// memory load; the node itself is read only when the scores tie (then
+    /// the members decide).
     next_score: f64,
+    next_links: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -285,7 +288,9 @@ struct Node {
     member: Box<[u8]>,
     score: f64,
     back: u32,
-    links: Box<[Link]>,
+    /// This node's links: `level` of them from `links_at` in the link arena.
+    links_at: u32,
+    level: u8,
 }
 
 /// The general encoding: an arena skiplist plus a hash of node indices.
@@ -294,6 +299,10 @@ pub struct Skiplist {
     /// `nodes[0]` is the head; freed slots are listed in `free`.
     nodes: Vec<Node>,
     free: Vec<u32>,
+    /// Every node's links, each node's contiguous; blocks freed by removals
+    /// are listed by their length for reuse.
+    links: Vec<Link>,
+    free_links: Vec<Vec<u32>>,
     level: usize,
     len: usize,
     tail: u32,
@@ -307,19 +316,20 @@ impl Skiplist {
             member: Box::default(),
             score: 0.0,
             back: NIL,
-            links: vec![
-                Link {
-                    next: NIL,
-                    span: 0,
-                    next_score: 0.0,
-                };
-                MAX_LEVEL
-            ]
-            .into_boxed_slice(),
+            links_at: 0,
+            level: MAX_LEVEL as u8,
         };
         Skiplist {
             nodes: vec![head],
             free: Vec::new(),
+            links: vec![
+                Link {
+                    next: NIL,
+                    ..Link::default()
+                };
+                MAX_LEVEL
+            ],
+            free_links: Vec::new(),
             level: 1,
             len: 0,
             tail: NIL,
@@ -328,16 +338,27 @@ impl Skiplist {
         }
     }
 
+    /// A block of `lvl` links, reused if one of that length is free.
+    fn alloc_links(&mut self, lvl: usize) -> u32 {
+        if let Some(at) = self.free_links.get_mut(lvl).and_then(|f| f.pop()) {
+            return at;
+        }
+        let at = self.links.len() as u32;
+        self.links.resize(self.links.len() + lvl, Link::default());
+        at
+    }
+
     fn node(&self, i: u32) -> &Node {
         &self.nodes[i as usize]
     }
 
     fn link(&self, i: u32, lvl: usize) -> Link {
-        self.nodes[i as usize].links[lvl]
+        self.links[self.nodes[i as usize].links_at as usize + lvl]
     }
 
     fn link_mut(&mut self, i: u32, lvl: usize) -> &mut Link {
-        &mut self.nodes[i as usize].links[lvl]
+        let at = self.nodes[i as usize].links_at as usize + lvl;
+        &mut self.links[at]
     }
 
     fn find(&self, member: &[u8]) -> Option<u32> {
@@ -360,10 +381,11 @@ impl Skiplist {
         let mut update = [HEAD; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
         let mut x = HEAD;
+        let mut xl = self.nodes[HEAD as usize].links_at as usize;
         for i in (0..self.level).rev() {
             rank[i] = if i + 1 == self.level { 0 } else { rank[i + 1] };
             loop {
-                let l = self.link(x, i);
+                let l = self.links[xl + i];
                 if l.next == NIL {
                     break;
                 }
@@ -378,6 +400,7 @@ impl Skiplist {
                 if before {
                     rank[i] += l.span;
                     x = l.next;
+                    xl = l.next_links as usize;
                 } else {
                     break;
                 }
@@ -399,11 +422,13 @@ impl Skiplist {
             }
             self.level = lvl;
         }
+        let links_at = self.alloc_links(lvl);
         let node = Node {
             member: member.into(),
             score,
             back: if update[0] == HEAD { NIL } else { update[0] },
-            links: vec![Link::default(); lvl].into_boxed_slice(),
+            links_at,
+            level: lvl as u8,
         };
         let x = match self.free.pop() {
             Some(i) => {
@@ -422,11 +447,13 @@ impl Skiplist {
                 next: prev.next,
                 span: prev.span - crossed,
                 next_score: prev.next_score,
+                next_links: prev.next_links,
             };
             *self.link_mut(update[i], i) = Link {
                 next: x,
                 span: crossed + 1,
                 next_score: score,
+                next_links: links_at,
             };
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
@@ -463,6 +490,7 @@ impl Skiplist {
                     next: xl.next,
                     span: ul.span + xl.span - 1,
                     next_score: xl.next_score,
+                    next_links: xl.next_links,
                 };
             } else {
                 self.link_mut(u, i).span -= 1;
@@ -482,7 +510,14 @@ impl Skiplist {
         if let Ok(e) = self.index.find_entry(h, |&i| i == x) {
             e.remove();
         }
-        self.nodes[x as usize].links = Box::default();
+        let (at, lvl) = {
+            let n = &self.nodes[x as usize];
+            (n.links_at, n.level as usize)
+        };
+        if self.free_links.len() <= lvl {
+            self.free_links.resize(lvl + 1, Vec::new());
+        }
+        self.free_links[lvl].push(at);
         self.nodes[x as usize].member = Box::default();
         if x as usize + 1 == self.nodes.len() {
             self.nodes.pop();
@@ -492,6 +527,8 @@ impl Skiplist {
         if self.len == 0 {
             self.nodes.truncate(1);
             self.free.clear();
+            self.links.truncate(MAX_LEVEL);
+            self.free_links.clear();
         } else if self.free.len() > 64 && self.free.len() > self.len {
             self.compact();
         }
@@ -507,7 +544,7 @@ impl Skiplist {
         while x != NIL {
             let n = &self.nodes[x as usize];
             fresh.insert(&n.member, n.score);
-            x = n.links[0].next;
+            x = self.link(x, 0).next;
         }
         *self = fresh;
     }
@@ -558,12 +595,9 @@ impl Skiplist {
     }
 
     fn heap_size(&self) -> usize {
-        let nodes: usize = self
-            .nodes
-            .iter()
-            .map(|n| n.member.len() + n.links.len() * 8)
-            .sum();
+        let nodes: usize = self.nodes.iter().map(|n| n.member.len()).sum();
         nodes
+            + self.links.capacity() * std::mem::size_of::<Link>()
             + self.nodes.capacity() * std::mem::size_of::<Node>()
             + self.index.capacity() * 5
             + self.free.capacity() * 4
@@ -761,7 +795,7 @@ impl Zset {
                     }
                     let n = s.node(x);
                     f(&n.member, n.score);
-                    x = if rev { n.back } else { n.links[0].next };
+                    x = if rev { n.back } else { s.link(x, 0).next };
                 }
             }
         }
