@@ -7,9 +7,22 @@ use crate::support::Conn;
 use ferrocache_commands::table::all_commands;
 
 /// Commands that change the connection or the server in ways that would end
-/// the run (they have their own tests).
+/// the run (they have their own tests): SYNC and PSYNC turn the connection
+/// into a replica's, and REPLICAOF makes the server a read-only replica.
 const SKIP: &[&str] = &[
-    "shutdown", "monitor", "quit", "debug", "client", "config", "hello", "auth", "reset",
+    "shutdown",
+    "monitor",
+    "quit",
+    "debug",
+    "client",
+    "config",
+    "hello",
+    "auth",
+    "reset",
+    "sync",
+    "psync",
+    "replicaof",
+    "slaveof",
 ];
 
 const WORDS: &[&str] = &[

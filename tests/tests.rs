@@ -18,6 +18,7 @@ mod persistence;
 mod pubsub;
 mod random;
 mod readme;
+mod replication;
 mod robustness;
 mod scripting;
 mod server;

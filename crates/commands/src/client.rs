@@ -225,16 +225,24 @@ fn parse_kind(arg: &[u8]) -> Result<Kind, CmdError> {
     }
 }
 
-/// Every client is a normal one until replication and pub/sub exist.
-/// MONITOR connections count as normal too: Redis marks them as replicas
+/// MONITOR connections count as normal: Redis marks them as replicas
 /// internally but shows them as normal clients.
-fn kind_of(_h: &ClientHandle) -> Kind {
-    Kind::Normal
+fn kind_of(h: &ClientHandle) -> Kind {
+    match h.role.load(Ordering::Relaxed) {
+        crate::clients::ROLE_MASTER => Kind::Master,
+        crate::clients::ROLE_REPLICA => Kind::Replica,
+        _ => Kind::Normal,
+    }
 }
 
 /// One line of CLIENT LIST / CLIENT INFO, with Redis 7.0's fields in order.
 pub fn describe(h: &ClientHandle, out: &mut String) {
     let mut flags = String::new();
+    match h.role.load(Ordering::Relaxed) {
+        crate::clients::ROLE_MASTER => flags.push('M'),
+        crate::clients::ROLE_REPLICA => flags.push('S'),
+        _ => {}
+    }
     if h.is_monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }
@@ -568,7 +576,10 @@ fn cmd_client_unblock(ctx: &mut Ctx) -> CmdResult {
         Some(r) if is(r, "error") => UnblockMode::Error,
         Some(_) => return Err(errors::UNBLOCK_REASON.into()),
     };
-    let done = u64::try_from(id).is_ok_and(|id| crate::blocking::unblock(ctx.shared, id, mode));
+    let done = u64::try_from(id).is_ok_and(|id| {
+        crate::blocking::unblock(ctx.shared, id, mode)
+            || crate::replication::unblock_wait(ctx.shared, id, mode == UnblockMode::Error)
+    });
     ctx.reply().int(i64::from(done));
     Ok(())
 }

@@ -46,7 +46,14 @@ pub struct ClientHandle {
     /// redirect target, for CLIENT LIST.
     pub tracking: AtomicU8,
     pub redirect: std::sync::atomic::AtomicI64,
+    /// [`ROLE_NORMAL`], [`ROLE_MASTER`] (a replica's link to its master) or
+    /// [`ROLE_REPLICA`] (a replica attached to this master).
+    pub role: AtomicU8,
 }
+
+pub const ROLE_NORMAL: u8 = 0;
+pub const ROLE_MASTER: u8 = 1;
+pub const ROLE_REPLICA: u8 = 2;
 
 impl ClientHandle {
     pub fn new(id: u64, addr: String, laddr: String, is_unix: bool) -> ClientHandle {
@@ -78,6 +85,7 @@ impl ClientHandle {
             blocked: AtomicBool::new(false),
             tracking: AtomicU8::new(0),
             redirect: std::sync::atomic::AtomicI64::new(0),
+            role: AtomicU8::new(ROLE_NORMAL),
         }
     }
 

@@ -699,6 +699,10 @@ pub fn rewrite_text(config: &Config, old: &str) -> String {
         }
         done.push(p.name);
         let v = values.get(p.name).cloned().unwrap_or_default();
+        // A master drops its old replicaof line, as Redis does.
+        if p.name == "replicaof" && v.is_empty() {
+            continue;
+        }
         out.extend(conf_lines(p, &v));
     }
     for p in PARAMS {

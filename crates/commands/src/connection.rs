@@ -237,6 +237,7 @@ fn cmd_hello(ctx: &mut Ctx) -> CmdResult {
         .resp
         .store(proto.version() as u8, std::sync::atomic::Ordering::Relaxed);
     let id = ctx.session.id as i64;
+    let replica = ctx.shared.repl.is_replica();
     let mut r = ctx.reply();
     r.map(7);
     r.bulk(b"server");
@@ -250,7 +251,7 @@ fn cmd_hello(ctx: &mut Ctx) -> CmdResult {
     r.bulk(b"mode");
     r.bulk(b"standalone");
     r.bulk(b"role");
-    r.bulk(b"master");
+    r.bulk(if replica { b"replica" } else { b"master" });
     r.bulk(b"modules");
     r.array(0);
     Ok(())

@@ -86,6 +86,8 @@ pub struct Shared {
     pub journal: crate::journal::Journal,
     /// maxmemory and the eviction policy.
     pub evictor: crate::evict::Evictor,
+    /// Replicas attached, the link to our master, sync counters.
+    pub repl: crate::replication::Replication,
 }
 
 /// A sink for log lines: `true` marks a warning.
@@ -256,6 +258,7 @@ impl Shared {
             logger: std::sync::OnceLock::new(),
             journal: Default::default(),
             evictor: Default::default(),
+            repl: Default::default(),
         });
         let _ = shared.me.set(Arc::downgrade(&shared));
         shared.ks.set_observer(shared.pubsub.clone());
@@ -271,6 +274,8 @@ impl Shared {
         self.tuning.refresh(&self.config);
         // The AOF writer rereads appendonly and appendfsync.
         self.journal.wake_aof();
+        self.journal
+            .resize_backlog(crate::replication::backlog_size(self));
         self.evictor.refresh(&self.config);
         self.pubsub.tracking.max_keys.store(
             self.config
@@ -360,6 +365,9 @@ pub struct Session {
     /// Set by a blocking command that found nothing: the connection waits
     /// for an answer before reading further commands.
     pub blocked: Option<crate::blocking::Blocked>,
+    /// Replication: REPLCONF options, a pending PSYNC or WAIT, the offset
+    /// of this client's last write.
+    pub repl: crate::replication::ReplSession,
 }
 
 impl Session {
@@ -383,6 +391,7 @@ impl Session {
             loader: false,
             pubsub: None,
             blocked: None,
+            repl: Default::default(),
         }
     }
 

@@ -34,6 +34,7 @@ pub fn execute(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut
     // may now see their answers.
     crate::blocking::wake_served(shared);
     if let Some(end) = crate::journal::take_last_append() {
+        session.repl.woff = end;
         if shared.journal.aof.fsync_always.load(Ordering::Relaxed) {
             session.sync_to = end;
         }
@@ -127,6 +128,21 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
                 out,
                 &format!("MISCONF Errors writing to the AOF file: {e}"),
             );
+        }
+    }
+    if !cmd.has(flags::STALE) {
+        if let Some(msg) = crate::replication::refuse_stale(shared, session) {
+            return refuse(shared, session, out, msg);
+        }
+    }
+    // A read-only replica refuses writes from anyone but its master;
+    // min-replicas-to-write refuses them on a master short of replicas.
+    if cmd.has(flags::WRITE) {
+        if let Some(msg) = crate::replication::refuse_write(shared, session) {
+            if let Some(s) = stat {
+                s.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            return refuse(shared, session, out, msg);
         }
     }
     if session.multi.is_some() && !crate::multi::runs_inside_multi(top.name) {

@@ -171,7 +171,15 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
         }
         "clients" => {
             s.push_str("# Clients\r\n");
-            field!("connected_clients", shared.clients.count());
+            // Replicas are not counted, as in Redis (the link to our own
+            // master is).
+            field!(
+                "connected_clients",
+                shared
+                    .clients
+                    .count()
+                    .saturating_sub(shared.repl.replicas.lock().len())
+            );
             field!("cluster_connections", 0);
             field!(
                 "maxclients",
@@ -382,9 +390,10 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
                 "rejected_connections",
                 shared.clients.rejected_connections.load(r)
             );
-            field!("sync_full", 0);
-            field!("sync_partial_ok", 0);
-            field!("sync_partial_err", 0);
+            let repl = &shared.repl;
+            field!("sync_full", repl.sync_full.load(r));
+            field!("sync_partial_ok", repl.sync_partial_ok.load(r));
+            field!("sync_partial_err", repl.sync_partial_err.load(r));
             field!("expired_keys", ks.expired_keys.load(r));
             field!("expired_stale_perc", "0.00");
             field!("expired_time_cap_reached_count", 0);
@@ -441,23 +450,7 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
         }
         "replication" => {
             s.push_str("# Replication\r\n");
-            field!("role", "master");
-            field!("connected_slaves", 0);
-            field!("master_failover_state", "no-failover");
-            field!("master_replid", shared.replid.lock());
-            field!("master_replid2", shared.replid2.lock());
-            field!("master_repl_offset", 0);
-            field!("second_repl_offset", -1);
-            field!("repl_backlog_active", 0);
-            field!(
-                "repl_backlog_size",
-                shared
-                    .config
-                    .get("repl-backlog-size")
-                    .unwrap_or_else(|| "1048576".into())
-            );
-            field!("repl_backlog_first_byte_offset", 0);
-            field!("repl_backlog_histlen", 0);
+            crate::replication::info(shared, s);
         }
         "cpu" => {
             let (user, sys) = cpu_times("/proc/self/stat");

@@ -52,6 +52,7 @@ pub mod multi;
 pub mod notify;
 pub mod persist;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod set;

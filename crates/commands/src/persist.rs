@@ -178,7 +178,7 @@ pub fn load_options(shared: &Shared) -> Options {
     }
 }
 
-fn save_options(shared: &Shared) -> SaveOptions {
+pub fn save_options(shared: &Shared) -> SaveOptions {
     SaveOptions {
         compression: shared.config.get_bool("rdbcompression"),
         checksum: shared.config.get_bool("rdbchecksum"),
@@ -204,7 +204,10 @@ pub fn aux_fields_for(shared: &Shared, aof_base: bool) -> Vec<(&'static str, Vec
         ("used-mem", used.to_string().into_bytes()),
         ("repl-stream-db", b"0".to_vec()),
         ("repl-id", shared.replid.lock().clone().into_bytes()),
-        ("repl-offset", b"0".to_vec()),
+        (
+            "repl-offset",
+            shared.journal.offset().to_string().into_bytes(),
+        ),
         ("aof-base", if aof_base { b"1" } else { b"0" }.to_vec()),
     ]
 }
@@ -466,6 +469,22 @@ fn load_path(shared: &Shared, path: &std::path::Path) -> Result<LoadStats, Strin
     );
     p.loading.store(false, Ordering::Release);
     let stats = result?;
+    // The data set continues a replication history: a master restarted
+    // from it can still accept partial resyncs from its replicas (the
+    // backlog starts empty, just after the saved offset), and a replica
+    // restarted from it asks its master to continue from there.
+    if let Some((id, off)) = stats.repl {
+        if shared.journal.offset() == 0 {
+            if let Ok(id) = std::str::from_utf8(&id) {
+                *shared.replid.lock() = id.to_string();
+                shared.journal.restore_offset(off);
+                shared
+                    .repl
+                    .has_history
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
     p.last_load_keys_loaded
         .store(stats.keys_loaded, Ordering::Relaxed);
     p.last_load_keys_expired

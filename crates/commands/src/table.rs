@@ -308,6 +308,7 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::monitor::COMMANDS,
             crate::debug::COMMANDS,
             crate::persist::COMMANDS,
+            crate::replication::COMMANDS,
         ];
         groups.iter().flat_map(|g| g.iter()).collect()
     })

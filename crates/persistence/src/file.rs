@@ -66,7 +66,22 @@ fn write_to(
     opts: SaveOptions,
 ) -> io::Result<SaveStats> {
     let file = std::fs::File::create(tmp)?;
-    let mut w = FileWriter::new(BufWriter::with_capacity(1 << 16, file), opts.compression)?;
+    let (out, stats) = write_capture(ks, cap, BufWriter::with_capacity(1 << 16, file), aux, opts)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(stats)
+}
+
+/// Encodes the snapshot `cap` of `ks` as an RDB image into `out` (a file,
+/// or memory for a replica's full resynchronization).
+pub fn write_capture<W: std::io::Write>(
+    ks: &Keyspace,
+    cap: &Capture,
+    out: W,
+    aux: &[(&str, Vec<u8>)],
+    opts: SaveOptions,
+) -> io::Result<(W, SaveStats)> {
+    let mut w = FileWriter::new(out, opts.compression)?;
     for (k, v) in aux {
         w.aux(k, v)?;
     }
@@ -85,9 +100,7 @@ fn write_to(
     }
     let bytes = w.written() + 8;
     let out = w.finish(opts.checksum)?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    Ok(SaveStats { keys, bytes })
+    Ok((out, SaveStats { keys, bytes }))
 }
 
 /// What a load found.
@@ -98,6 +111,9 @@ pub struct LoadStats {
     pub functions_skipped: usize,
     /// Bytes of RDB read (see [`crate::rdb::reader::FileInfo::end`]).
     pub end: usize,
+    /// The `repl-id` and `repl-offset` aux fields, when both are valid:
+    /// the replication history the data set belongs to.
+    pub repl: Option<([u8; 40], u64)>,
 }
 
 /// Loads the file at `path` into `ks` (which the caller emptied). Keys
@@ -184,5 +200,12 @@ pub fn load_bytes_with_progress(
     })?;
     stats.functions_skipped = info.functions_skipped;
     stats.end = info.end;
+    let aux = |name: &[u8]| info.aux.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    if let (Some(id), Some(off)) = (aux(b"repl-id"), aux(b"repl-offset")) {
+        let off = std::str::from_utf8(off).ok().and_then(|s| s.parse().ok());
+        if let (Ok(id), Some(off)) = (<[u8; 40]>::try_from(&id[..]), off) {
+            stats.repl = Some((id, off));
+        }
+    }
     Ok(stats)
 }

@@ -166,6 +166,31 @@ where
                     }
                     dispatch::execute(&shared, &mut session, &args, &mut out);
                     args.clear();
+                    if let Some(req) = session.repl.sync.take() {
+                        // PSYNC/SYNC: this connection becomes a replica's.
+                        if !out.is_empty() && !flush(&shared, &mut stream, &mut out).await {
+                            break 'conn;
+                        }
+                        crate::replication::serve_replica(
+                            &shared,
+                            &mut stream,
+                            &mut session,
+                            &mut buf,
+                            req,
+                            &mut shutdown,
+                        )
+                        .await;
+                        break 'conn;
+                    }
+                    if let Some(w) = session.repl.wait.take() {
+                        if !out.is_empty() && !flush(&shared, &mut stream, &mut out).await {
+                            break 'conn;
+                        }
+                        match crate::replication::wait_acks(&shared, &handle, w).await {
+                            Ok(n) => Encoder::new(&mut out, session.proto).int(n),
+                            Err(e) => Encoder::new(&mut out, session.proto).error(e),
+                        }
+                    }
                     if session.blocked.is_some()
                         && !wait_blocked(
                             &shared,

@@ -22,6 +22,7 @@ pub async fn run(shared: Arc<Shared>) {
         ferrocache_commands::context::resync_clock();
         shared.stats.sample_instantaneous();
         ferrocache_commands::persist::cron(&shared);
+        crate::replication::cron(&shared);
         // No keys expire in the background while writes are paused
         // (CLIENT PAUSE), so a paused server's data set stays still.
         if shared

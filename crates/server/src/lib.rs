@@ -16,6 +16,7 @@ pub mod conf;
 pub mod connection;
 pub mod cron;
 pub mod log;
+pub mod replication;
 
 use ferrocache_commands::clients::ClientHandle;
 use ferrocache_commands::Shared;
@@ -155,6 +156,7 @@ impl Drop for LiveGuard {
 /// finish its current command, and returns.
 pub async fn run(shared: Arc<Shared>, listeners: Listeners) {
     let live = Arc::new(Live::default());
+    replication::install(&shared);
     let mut tasks = Vec::new();
     for l in listeners.tcp {
         tasks.push(tokio::spawn(accept_tcp(shared.clone(), l, live.clone())));

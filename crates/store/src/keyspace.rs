@@ -280,6 +280,20 @@ pub struct KeyspaceStats {
 
 thread_local! {
     static JOURNAL_SECTION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static MASTER_CONTEXT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the current thread as applying a master's stream on a replica:
+/// keys past their deadline are then seen as they are, as in Redis, so the
+/// master's commands act on the same data they acted on there (the master
+/// deletes expired keys itself and sends the DEL).
+pub fn set_master_context(on: bool) {
+    MASTER_CONTEXT.with(|c| c.set(on));
+}
+
+#[inline]
+fn master_context() -> bool {
+    MASTER_CONTEXT.with(|c| c.get())
 }
 
 /// Marks the current thread as inside (or outside) a journal section: it
@@ -940,7 +954,7 @@ impl<'a> Locked<'a> {
         self.shard(idx)
             .table
             .find(hash, |e| e.key() == key)
-            .is_some_and(|e| !e.is_expired(now))
+            .is_some_and(|e| !e.is_expired(now) || master_context())
     }
 
     pub fn now(&self) -> u64 {
@@ -979,7 +993,7 @@ impl<'a> Locked<'a> {
             table, volatile, ..
         } = self.shard(idx);
         let occ = table.find_entry(hash, |e| e.key() == key).ok()?;
-        if !occ.get().is_expired(now) {
+        if !occ.get().is_expired(now) || master_context() {
             return Some(occ.into_mut());
         }
         if ks.may_reap() {
@@ -1152,7 +1166,7 @@ impl<'a> Locked<'a> {
             table, volatile, ..
         } = self.shard(idx);
         let occ = table.find_entry(hash, |e| e.key() == key).ok()?;
-        let expired = occ.get().is_expired(now);
+        let expired = occ.get().is_expired(now) && !master_context();
         if expired && !ks.may_reap() {
             return None;
         }

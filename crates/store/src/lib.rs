@@ -31,6 +31,7 @@ pub mod zset;
 
 pub use blocked::BlockedKeys;
 pub use hash::Hash;
+pub use keyspace::set_master_context;
 pub use keyspace::{
     in_journal_section, lfu_decayed, lfu_log_incr, lfu_touch, lru_clock, lru_idle_ms,
     set_journal_section, Capture, Entry, Keyspace, KeyspaceObserver, KeyspaceStats, Locked, Shard,
