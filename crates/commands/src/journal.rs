@@ -594,19 +594,26 @@ impl Journal {
         if wrap {
             encode(&mut buf, &[b"EXEC"]);
         }
-        if let Some(aof) = st.aof.as_mut() {
-            aof.extend_from_slice(&buf);
-        }
+        // The AOF writer only waits on an empty buffer and takes all of it
+        // when it wakes: one wake-up per batch, not one per write.
+        let wake_writer = match st.aof.as_mut() {
+            Some(aof) => {
+                let was_empty = aof.is_empty();
+                aof.extend_from_slice(&buf);
+                was_empty
+            }
+            None => false,
+        };
         // A replica's own records go to its AOF only: its stream offsets
         // are its master's (see [`Journal::feed_raw`]).
-        if FROM_MASTER.with(|c| c.get()) {
-            self.appended.notify_all();
-            return;
+        if !FROM_MASTER.with(|c| c.get()) {
+            self.push_repl(st, &buf);
+            let end = self.offset.fetch_add(buf.len() as u64, Ordering::Release) + buf.len() as u64;
+            LAST_APPEND.with(|c| c.set(end));
         }
-        self.push_repl(st, &buf);
-        let end = self.offset.fetch_add(buf.len() as u64, Ordering::Release) + buf.len() as u64;
-        LAST_APPEND.with(|c| c.set(end));
-        self.appended.notify_all();
+        if wake_writer {
+            self.appended.notify_all();
+        }
     }
 }
 

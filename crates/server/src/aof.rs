@@ -428,6 +428,9 @@ struct Open {
     /// anything newer, so nothing is lost or reordered.
     retry: BytesMut,
     retry_end: u64,
+    /// Length of `file`, kept here so a failed write can be cut back
+    /// without asking the file system on every write.
+    file_len: u64,
 }
 
 fn spawn_writer(shared: Arc<Shared>, open: Option<Open>) {
@@ -575,31 +578,51 @@ fn writer(shared: Arc<Shared>, mut open: Option<Open>) {
             // `no`: durable as far as we will ever know.
             aof.set_synced(end);
         }
+        if !always && !bytes.is_empty() && bytes.len() < COALESCE_BYTES {
+            // everysec and no promise nothing per write: let a batch build
+            // up rather than take the journal's lock and make a system call
+            // for every few commands (which costs the writers more than the
+            // writes themselves on a busy server).
+            std::thread::sleep(COALESCE_WAIT);
+        }
     }
 }
+
+/// Under everysec and no, the writer waits this long after a write smaller
+/// than `COALESCE_BYTES` before taking the next batch.
+const COALESCE_WAIT: Duration = Duration::from_millis(1);
+const COALESCE_BYTES: usize = 64 << 10;
 
 /// Appends `bytes` (ending at stream offset `end`) after anything a failed
 /// write left, and fsyncs if asked. On a failed write the file is cut back
 /// to where it was and the bytes wait in `o.retry`.
 fn write_out(shared: &Shared, o: &mut Open, bytes: &[u8], end: u64, sync: bool) -> io::Result<()> {
+    // Nothing waiting from a failed write: write `bytes` as they are.
+    let direct = o.retry.is_empty();
     if !bytes.is_empty() {
-        o.retry.extend_from_slice(bytes);
+        if !direct {
+            o.retry.extend_from_slice(bytes);
+        }
         o.retry_end = end;
     }
     let Some(file) = o.file.as_mut() else {
+        o.retry.extend_from_slice(if direct { bytes } else { &[] });
         return Err(io::Error::other("no incremental file open"));
     };
-    if !o.retry.is_empty() {
-        let before = file.metadata().map(|m| m.len()).ok();
-        if let Err(e) = file.write_all(&o.retry) {
+    let out: &[u8] = if direct { bytes } else { &o.retry };
+    if !out.is_empty() {
+        if let Err(e) = file.write_all(out) {
             // A partial command would corrupt the file: cut it off.
-            if let Some(len) = before {
-                let _ = file.set_len(len);
-                let _ = file.seek(io::SeekFrom::End(0));
+            let _ = file.set_len(o.file_len);
+            let _ = file.seek(io::SeekFrom::Start(o.file_len));
+            if direct {
+                o.retry.extend_from_slice(bytes);
             }
             return Err(e);
         }
-        o.incr_size += o.retry.len() as u64;
+        let n = out.len() as u64;
+        o.file_len += n;
+        o.incr_size += n;
         o.retry.clear();
         o.unsynced = Some(o.retry_end);
         shared
@@ -658,6 +681,7 @@ fn open_aof(shared: &Arc<Shared>, loaded: Option<Manifest>) -> io::Result<Open> 
             unsynced: None,
             retry: BytesMut::new(),
             retry_end: 0,
+            file_len: 0,
         };
         if let Err(e) = rewrite_now(shared, &mut o) {
             shared.journal.set_aof(&shared.ks, false);
@@ -674,6 +698,7 @@ fn open_aof(shared: &Arc<Shared>, loaded: Option<Manifest>) -> io::Result<Open> 
         .append(true)
         .create(true)
         .open(layout.path(&last.name))?;
+    let file_len = file.metadata()?.len();
     let base_size = manifest
         .base
         .as_ref()
@@ -696,6 +721,7 @@ fn open_aof(shared: &Arc<Shared>, loaded: Option<Manifest>) -> io::Result<Open> 
         unsynced: None,
         retry: BytesMut::new(),
         retry_end: 0,
+        file_len,
     })
 }
 
@@ -761,14 +787,40 @@ fn rewrite_now(shared: &Arc<Shared>, o: &mut Open) -> io::Result<()> {
             .truncate(true)
             .open(o.layout.path(&incr.name))?;
         let now = ferrocache_commands::context::unix_ms();
-        // Writes wait while the pending bytes go to the old file and the
-        // dataset is captured; from here on the stream goes to `new_file`.
-        let (pending, dbs, end_offset) = shared.journal.quiesced(|pending| {
-            let dbs: Vec<Vec<Captured>> = (0..shared.ks.databases())
-                .map(|db| capture_db(shared, db, now))
-                .collect();
-            (pending, dbs, shared.journal.offset())
+        // Writes wait only while the pending bytes are taken and the
+        // snapshot is marked (every shard lock taken once, as BGSAVE does);
+        // shards are copied lazily after that, on their next write. Should
+        // another snapshot be running (a BGSAVE), the dataset is copied
+        // while writes wait instead.
+        let (pending, snapshot, end_offset) = shared.journal.quiesced(|pending| {
+            let snapshot = match shared.ks.begin_snapshot() {
+                Some(cap) => Ok(cap),
+                None => Err((0..shared.ks.databases())
+                    .map(|db| capture_db(shared, db, now))
+                    .collect::<Vec<Vec<Captured>>>()),
+            };
+            (pending, snapshot, shared.journal.offset())
         });
+        let dbs: Vec<Vec<Captured>> = match snapshot {
+            Err(dbs) => dbs,
+            Ok(cap) => {
+                let dbs = (0..shared.ks.databases())
+                    .map(|db| {
+                        (0..ferrocache_store::SHARDS_PER_DB)
+                            .flat_map(|shard| shared.ks.snapshot_shard(&cap, db, shard))
+                            .filter(|e| !e.is_expired(now))
+                            .map(|e| Captured {
+                                key: Bytes::copy_from_slice(e.key()),
+                                expire_at: e.expire_at(),
+                                value: e.value,
+                            })
+                            .collect()
+                    })
+                    .collect();
+                shared.ks.end_snapshot(&cap);
+                dbs
+            }
+        };
         // What was journaled before the capture goes to the old file. If
         // that file can't take it (disk full, I/O error), it opens the new
         // incremental file instead, which the manifest lists right after
@@ -796,6 +848,7 @@ fn rewrite_now(shared: &Arc<Shared>, o: &mut Open) -> io::Result<()> {
             }
         }
         o.file = Some(new_file);
+        o.file_len = if carried { carry.len() as u64 } else { 0 };
         // Writes go to the new incremental file from now on: the manifest
         // names it at once, so they are kept even if the rewrite fails.
         o.manifest.incrs.push(incr.clone());
@@ -835,6 +888,7 @@ fn rewrite_now(shared: &Arc<Shared>, o: &mut Open) -> io::Result<()> {
                 f.set_len(0)?;
                 f.seek(io::SeekFrom::Start(0))?;
             }
+            o.file_len = 0;
         }
         // The old files are history now.
         for p in old.base.iter().chain(old.incrs.iter()) {
