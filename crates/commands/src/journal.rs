@@ -173,6 +173,7 @@ impl Feed {
 
     fn push(&self, bytes: &[u8]) {
         let mut d = self.data.lock();
+        let was_empty = d.is_empty();
         d.extend_from_slice(bytes);
         let len = d.len();
         drop(d);
@@ -189,7 +190,12 @@ impl Feed {
         } else if self.over_soft_since.load(Ordering::Relaxed) != 0 {
             self.over_soft_since.store(0, Ordering::Relaxed);
         }
-        self.notify.notify_one();
+        // The feed's task takes everything when it wakes (and a wake-up
+        // given while it is busy is kept for it), so only the first bytes
+        // of a batch, or an overflow, need to wake it.
+        if was_empty || self.overflow.load(Ordering::Relaxed) {
+            self.notify.notify_one();
+        }
     }
 
     /// Ends the feed: its task sees `overflow` and disconnects.
