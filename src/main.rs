@@ -121,28 +121,44 @@ fn main() -> ExitCode {
         };
         ferrocache_server::startup_warnings(&shared);
         ferrocache_server::install_logger(&shared);
-        let load = shared.clone();
-        match tokio::task::spawn_blocking(move || ferrocache_server::aof::start(&load)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                warning!("Fatal error loading the append only file: {e}");
-                return ExitCode::FAILURE;
-            }
-            Err(e) => {
-                warning!("Fatal error loading the append only file: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
         notice!(
             "Running mode=standalone, port={}, worker threads={}.",
             shared.port.lock(),
             threads
         );
         notice!("Server initialized");
-        if ferrocache_server::load_data(&shared).is_err() {
-            return ExitCode::FAILURE;
-        }
-        notice!("Ready to accept connections");
+        // The data loads while clients are already served: until it is
+        // in, they get -LOADING (INFO shows the progress). A file that
+        // can't be loaded stops the server with a failure status.
+        shared
+            .persist
+            .loading
+            .store(true, std::sync::atomic::Ordering::Release);
+        let load_failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (load, failed) = (shared.clone(), load_failed.clone());
+        tokio::spawn(async move {
+            let worker = load.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                ferrocache_server::aof::start(&worker).map_err(|e| {
+                    warning!("Fatal error loading the append only file: {e}");
+                    e
+                })?;
+                ferrocache_server::load_data(&worker)
+            })
+            .await;
+            match result {
+                Ok(Ok(())) => {
+                    load.persist
+                        .loading
+                        .store(false, std::sync::atomic::Ordering::Release);
+                    notice!("Ready to accept connections");
+                }
+                _ => {
+                    failed.store(true, std::sync::atomic::Ordering::Release);
+                    load.request_shutdown();
+                }
+            }
+        });
         let signals = shared.clone();
         tokio::spawn(async move {
             use tokio::signal::unix::{signal, SignalKind};
@@ -160,6 +176,9 @@ fn main() -> ExitCode {
             signals.request_shutdown();
         });
         ferrocache_server::run(shared.clone(), listeners).await;
+        if load_failed.load(std::sync::atomic::Ordering::Acquire) {
+            return ExitCode::FAILURE;
+        }
         warning!("User requested shutdown...");
         warning!("Ferrocache is now ready to exit, bye bye...");
         ExitCode::SUCCESS

@@ -48,6 +48,7 @@ pub(crate) fn fingerprint(port: u16) -> Vec<String> {
                 "+list" => strings(&c.cmd(&["LRANGE", &k, "0", "-1"])),
                 "+set" => sorted(strings(&c.cmd(&["SMEMBERS", &k]))),
                 "+hash" => sorted(strings(&c.cmd(&["HGETALL", &k]))),
+                "+zset" => strings(&c.cmd(&["ZRANGE", &k, "0", "-1", "WITHSCORES"])),
                 other => vec![other.to_string()],
             };
             let pttl = String::from_utf8_lossy(&c.cmd(&["PTTL", &k])).to_string();
@@ -99,6 +100,23 @@ fn fill(port: u16) {
         &["HSET", "hash", "f1", "1", "f2", "x"],
         &["HINCRBYFLOAT", "hash", "f1", "0.5"],
         &["EXPIRE", "hash", "500"],
+        &[
+            "ZADD", "zset", "1", "a", "2.5", "b", "-inf", "c", "0.1", "d", "3", "e",
+        ],
+        &["ZINCRBY", "zset", "1", "a"],
+        &["ZPOPMIN", "zset"],
+        &["ZMPOP", "1", "zset", "MAX", "COUNT", "1"],
+        &[
+            "ZUNIONSTORE",
+            "zunion",
+            "2",
+            "zset",
+            "set",
+            "WEIGHTS",
+            "2",
+            "1",
+        ],
+        &["ZRANGESTORE", "zrange", "zset", "0", "1"],
         &["SET", "willdie", "v"],
         &["EXPIRE", "willdie", "-1"],
         &["SET", "persisted", "v", "EX", "100"],
@@ -445,6 +463,76 @@ fn redis_aof_with_an_rdb_base_loads_into_ferrocache() {
     assert!(manifest.contains(".base.rdb"), "{manifest}");
     let fc = ferrocache_in(&dir, &[]).expect("loads redis's aof with an rdb base");
     assert_eq!(fingerprint(fc.port()), expected);
+    fc.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn info(c: &mut Conn, field: &str) -> String {
+    crate::support::info_field(c, "persistence", field)
+}
+
+fn wait_for(mut ok: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A full disk: the incremental file after a rewrite is /dev/full, so every
+/// write fails with ENOSPC. Writes are then refused with Redis's MISCONF
+/// text (reads go on); after the next rewrite onto a working file, writes
+/// are accepted again and nothing acknowledged is lost across a restart.
+#[test]
+fn a_full_disk_refuses_writes_and_loses_nothing() {
+    let dir = temp_dir("full");
+    let fc = ferrocache_in(&dir, &[("aof-use-rdb-preamble", "no")]).expect("starts");
+    let mut c = Conn::connect(fc.port());
+    assert_eq!(c.cmd(&["SET", "before", "1"]), b"+OK\r\n");
+    // The next rewrite opens appendonly.aof.2.incr.aof: make it the full
+    // device.
+    let aof_dir = dir.join("appendonlydir");
+    std::os::unix::fs::symlink("/dev/full", aof_dir.join("appendonly.aof.2.incr.aof"))
+        .expect("symlink");
+    c.cmd(&["BGREWRITEAOF"]);
+    wait_for(|| info(&mut c, "aof_rewrites") == "2", "the first rewrite");
+    assert_eq!(c.cmd(&["INCR", "counter"]), b":1\r\n");
+    let misconf = b"-MISCONF Errors writing to the AOF file: No space left on device\r\n";
+    // Until the writer has failed once, writes are still acknowledged.
+    let mut probe_acked = false;
+    wait_for(
+        || match c.cmd(&["SET", "probe", "x"]) {
+            r if r == misconf => true,
+            r => {
+                probe_acked |= r == b"+OK\r\n";
+                false
+            }
+        },
+        "MISCONF",
+    );
+    assert_eq!(info(&mut c, "aof_last_write_status"), "err");
+    assert_eq!(c.cmd(&["PING"]), misconf);
+    assert_eq!(c.cmd(&["GET", "before"]), b"$1\r\n1\r\n");
+    // Space is back: a rewrite moves to a working file.
+    c.cmd(&["BGREWRITEAOF"]);
+    wait_for(|| info(&mut c, "aof_rewrites") == "3", "the second rewrite");
+    wait_for(
+        || c.cmd(&["INCR", "counter"]) == b":2\r\n",
+        "writes accepted again",
+    );
+    assert_eq!(info(&mut c, "aof_last_write_status"), "ok");
+    fc.shutdown();
+    let fc = ferrocache_in(&dir, &[]).expect("restarts");
+    let mut c = Conn::connect(fc.port());
+    let probe: &[u8] = if probe_acked {
+        b"$1\r\nx\r\n"
+    } else {
+        b"$-1\r\n"
+    };
+    assert_eq!(
+        c.cmd(&["MGET", "before", "counter", "probe"]),
+        [&b"*3\r\n$1\r\n1\r\n$1\r\n2\r\n"[..], probe].concat()
+    );
     fc.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }

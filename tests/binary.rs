@@ -23,7 +23,7 @@ fn spawn(args: &[&str]) -> Child {
 fn wait_for_port(port: u16) -> Conn {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(c) = Conn::try_connect(port) {
+        if let Ok(c) = Conn::try_ready(port) {
             return c;
         }
         assert!(Instant::now() < deadline, "server did not listen on {port}");
@@ -176,7 +176,7 @@ fn appendonly_yes_creates_the_aof_directory() {
     ]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut c = loop {
-        if let Ok(c) = Conn::try_connect(port) {
+        if let Ok(c) = Conn::try_ready(port) {
             break c;
         }
         assert!(std::time::Instant::now() < deadline, "did not start");

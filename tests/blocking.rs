@@ -870,3 +870,68 @@ fn served_answers_arrive_with_appendfsync_always() {
     fc.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// BZPOPMIN, BZPOPMAX and BZMPOP: immediate replies, errors, and what a
+/// blocked client receives, compared with Redis.
+#[test]
+fn sorted_set_blocking_pops_match_redis() {
+    let mut p = Pair::new();
+    for cmd in [
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"][..],
+        &["BZPOPMIN", "z", "0"],
+        &["BZPOPMAX", "z", "0"],
+        &["BZPOPMIN", "nokey", "z", "0.01"],
+        &["ZADD", "z", "4", "d", "5", "e"],
+        &["BZMPOP", "0", "1", "z", "MIN"],
+        &["BZPOPMIN", "nokey", "0.01"],
+        &["BZMPOP", "0.01", "1", "nokey", "MAX", "COUNT", "2"],
+        &["SET", "str", "x"],
+        &["BZPOPMIN", "str", "0"],
+        &["BZMPOP", "0", "1", "str", "MIN"],
+        &["BZPOPMIN", "z", "-1"],
+        &["BZPOPMIN", "z", "abc"],
+        &["BZMPOP", "0", "0", "z", "MIN"],
+        &["BZMPOP", "0", "1", "z", "SIDEWAYS"],
+        &["BZMPOP", "0", "1", "z", "MIN", "COUNT", "0"],
+        &["BZMPOP", "x", "1", "z", "MIN"],
+        &["MULTI"],
+        &["BZPOPMIN", "nokey", "0"],
+        &["BZMPOP", "0", "1", "nokey", "MAX"],
+        &["EXEC"],
+        &["EVAL", "return redis.call('bzpopmin', 'nokey', 0)", "0"],
+        &[
+            "EVAL",
+            "return redis.call('bzmpop', 0, 1, 'nokey', 'min')",
+            "0",
+        ],
+    ] {
+        p.check(cmd);
+    }
+    // Blocked clients served by ZADD, in order, one member each.
+    scenario(
+        &mut p,
+        &[&["BZPOPMIN", "w1", "w2", "0"], &["BZPOPMAX", "w2", "0"]],
+        &[&["ZADD", "w2", "5", "five", "7", "seven", "1", "one"]],
+        &[&["ZRANGE", "w2", "0", "-1", "WITHSCORES"]],
+    );
+    scenario(
+        &mut p,
+        &[&["BZMPOP", "0", "2", "m1", "m2", "MAX", "COUNT", "2"]],
+        &[&["ZADD", "m2", "1", "a", "2", "b", "3", "c"]],
+        &[&["ZCARD", "m2"]],
+    );
+    // A write of another type keeps it waiting; ZADD after DEL serves it.
+    scenario(
+        &mut p,
+        &[&["BZPOPMIN", "t", "0"]],
+        &[&["SET", "t", "x"], &["DEL", "t"], &["ZADD", "t", "3", "m"]],
+        &[&["EXISTS", "t"]],
+    );
+    // Timeouts answer a null array.
+    p.check(&["BZPOPMAX", "never", "0.05"]);
+    p.check(&["BZMPOP", "0.05", "1", "never", "MIN"]);
+    p.both(&["HELLO", "3"]);
+    p.check(&["BZPOPMAX", "never", "0.05"]);
+    p.check(&["ZADD", "r3", "1.5", "x"]);
+    p.check(&["BZPOPMIN", "r3", "0"]);
+}

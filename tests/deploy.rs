@@ -51,7 +51,7 @@ fn image_and_manifest_flags_start_the_server() {
         .expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut conn = loop {
-        if let Ok(c) = Conn::try_connect(port) {
+        if let Ok(c) = Conn::try_ready(port) {
             break c;
         }
         if let Ok(Some(status)) = child.try_wait() {

@@ -44,6 +44,30 @@ fn fill(c: &mut Conn) {
     ok(c.cmd(&args));
     let long = "v".repeat(100);
     ok(c.cmd(&["HSET", "long-value-hash", "f", &long]));
+    ok(c.cmd(&[
+        "ZADD",
+        "small-zset",
+        "1",
+        "a",
+        "2.5",
+        "b",
+        "-3",
+        "c",
+        "inf",
+        "d",
+        "1e300",
+        "e",
+    ]));
+    ok(c.cmd(&["ZADD", "int-zset", "100000", "x", "-7", "y", "0", "z"]));
+    let mut args = vec!["ZADD", "big-zset"];
+    let members: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    let scores: Vec<String> = (0..300).map(|i| format!("{}.25", i * 3)).collect();
+    for (m, s) in members.iter().zip(&scores) {
+        args.push(s);
+        args.push(m);
+    }
+    ok(c.cmd(&args));
+    ok(c.cmd(&["ZADD", "long-member-zset", "1", &"z".repeat(100)]));
     ok(c.cmd(&["SET", "volatile", "v", "PX", "3600000"]));
     ok(c.cmd(&["RPUSH", "volatile-list", "a"]));
     ok(c.cmd(&["PEXPIREAT", "volatile-list", "4102444800000"]));
@@ -116,6 +140,7 @@ fn describe(c: &mut Conn, key: &str) -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>, i64) {
             pairs.sort();
             pairs
         }
+        b"+zset\r\n" => strings(frame_of(c, &["ZRANGE", key, "0", "-1", "WITHSCORES"])),
         other => panic!("unexpected type {}", support::show(other)),
     };
     let pttl = int(c, &["PTTL", key]);
@@ -464,7 +489,7 @@ fn start_binary(dir: &Path) -> (std::process::Child, Conn) {
     let mut child = spawn_binary(dir, port);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(c) = Conn::try_connect(port) {
+        if let Ok(c) = Conn::try_ready(port) {
             return (child, c);
         }
         if Instant::now() > deadline {
@@ -588,5 +613,56 @@ fn restore_with_a_relative_ttl_is_journaled_with_an_absolute_one() {
     assert!(
         !aof.windows(8).any(|w| w == b"\r\n100000"),
         "relative TTL journaled"
+    );
+}
+
+/// While the binary loads a large file at start-up, clients are served
+/// with -LOADING and INFO shows the progress; then the data is there.
+#[test]
+fn clients_get_loading_while_a_large_file_loads() {
+    let r = support::redis(&[("enable-debug-command", "yes")]);
+    let mut c = Conn::connect(r.port);
+    assert_eq!(
+        c.cmd(&["DEBUG", "POPULATE", "600000", "key", "50"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
+    let dir = r.dir.clone();
+    let port = support::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut saw_loading = false;
+    let mut saw_progress = false;
+    let mut conn = None;
+    while std::time::Instant::now() < deadline {
+        let Some(c) = conn.as_mut() else {
+            conn = Conn::try_connect(port).ok();
+            continue;
+        };
+        let reply = c.cmd(&["DBSIZE"]);
+        if reply == b"-LOADING Redis is loading the dataset in memory\r\n" {
+            saw_loading = true;
+            let info = String::from_utf8_lossy(&c.cmd(&["INFO", "persistence"])).into_owned();
+            if info.contains("loading:1") && info.contains("loading_loaded_perc:") {
+                saw_progress = true;
+            }
+            continue;
+        }
+        assert_eq!(reply, b":600000\r\n");
+        break;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(saw_loading, "no -LOADING reply seen while loading");
+    assert!(
+        saw_progress,
+        "INFO persistence did not show loading progress"
     );
 }

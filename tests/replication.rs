@@ -516,3 +516,86 @@ fn regression_sentinel_style_promotion_inside_exec_does_not_deadlock() {
     assert_eq!(r.cmd(&["SET", "x", "1"]), b"+OK\r\n");
     assert_eq!(r.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
 }
+
+/// Writes `n` keys `{prefix}{i}` pipelined in batches of 1000.
+fn pipeline_sets(c: &mut Conn, prefix: &str, n: usize, value: &[u8]) {
+    for start in (0..n).step_by(1000) {
+        let mut buf = Vec::new();
+        let end = (start + 1000).min(n);
+        for i in start..end {
+            let key = format!("{prefix}{i}");
+            buf.extend_from_slice(&crate::support::encode(&[b"SET", key.as_bytes(), value]));
+        }
+        c.send_raw(&buf);
+        for _ in start..end {
+            let r = c.read_reply();
+            assert_eq!(r, b"+OK\r\n");
+        }
+    }
+}
+
+/// A link cut while more than the backlog is written: the replica can't
+/// continue and resynchronizes in full, ending with the master's data.
+#[test]
+fn backlog_overflow_gives_a_full_resync() {
+    let fc = ferrocache_with(&[("repl-backlog-size", "16kb")]);
+    let mut m = Conn::connect(fc.port());
+    pipeline_sets(&mut m, "before:", 100, b"v");
+    let replica = redis(&[
+        ("replicaof", &format!("127.0.0.1 {}", fc.port())),
+        ("enable-debug-command", "yes"),
+    ]);
+    caught_up(fc.port(), replica.port);
+    assert_eq!(field(fc.port(), "stats", "sync_full"), "1");
+    // The replica stalls; meanwhile the master drops its link and writes
+    // far more than the 16 KB backlog holds.
+    let mut r = Conn::connect(replica.port);
+    r.send(&[b"DEBUG", b"SLEEP", b"1.5"]);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(m.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), b":1\r\n");
+    pipeline_sets(&mut m, "overflow:", 2000, &[b'x'; 100]);
+    assert_eq!(r.read_reply(), b"+OK\r\n");
+    wait_for(15, "a second full sync", || {
+        field(fc.port(), "stats", "sync_full") == "2"
+    });
+    caught_up(fc.port(), replica.port);
+    assert_eq!(field(fc.port(), "stats", "sync_full"), "2");
+    assert_eq!(field(fc.port(), "stats", "sync_partial_ok"), "0");
+    assert_eq!(fingerprint(fc.port()), fingerprint(replica.port));
+    assert_eq!(Conn::connect(replica.port).cmd(&["DBSIZE"]), b":2100\r\n");
+}
+
+/// One million keys written while a replica does its full sync: it catches
+/// up with every one of them.
+#[test]
+fn replica_catches_up_with_a_million_writes_during_its_full_sync() {
+    let fc = ferrocache_with(&[]);
+    let port = fc.port();
+    let mut m = Conn::connect(port);
+    pipeline_sets(&mut m, "base:", 50_000, &[b'b'; 50]);
+    let writer = std::thread::spawn(move || {
+        let mut w = Conn::connect(port);
+        pipeline_sets(&mut w, "during:", 1_000_000, b"d");
+    });
+    // The replica attaches while the writer runs.
+    std::thread::sleep(Duration::from_millis(100));
+    let replica = redis(&[("replicaof", &format!("127.0.0.1 {port}"))]);
+    writer.join().expect("writer");
+    wait_for(120, "the replica to catch up", || {
+        let mut r = Conn::connect(replica.port);
+        let text = String::from_utf8_lossy(&r.cmd(&["INFO", "replication"])).into_owned();
+        text.contains("master_link_status:up")
+            && text
+                .lines()
+                .find_map(|l| l.strip_prefix("slave_repl_offset:"))
+                .map(|v| v.trim().to_string())
+                == Some(field(port, "replication", "master_repl_offset"))
+    });
+    assert_eq!(
+        Conn::connect(replica.port).cmd(&["DBSIZE"]),
+        b":1050000\r\n"
+    );
+    let mut r = Conn::connect(replica.port);
+    assert_eq!(r.cmd(&["GET", "during:999999"]), b"$1\r\nd\r\n");
+    assert_eq!(r.cmd(&["GET", "base:49999"]).len(), 50 + 7);
+}

@@ -28,3 +28,4 @@ mod sort;
 mod strings;
 mod tracking;
 mod transactions;
+mod zsets;

@@ -147,6 +147,17 @@ impl Conn {
         })
     }
 
+    /// A connection to a server that has finished starting: it accepts and
+    /// answers PING with PONG (not -LOADING while it loads its data).
+    pub fn try_ready(port: u16) -> std::io::Result<Conn> {
+        let mut c = Conn::try_connect(port)?;
+        if c.cmd(&["PING"]) == b"+PONG\r\n" {
+            Ok(c)
+        } else {
+            Err(std::io::Error::other("not ready"))
+        }
+    }
+
     pub fn connect(port: u16) -> Conn {
         Conn::try_connect(port).expect("connect")
     }

@@ -4,9 +4,9 @@
 //! Each kind runs on a fresh server of each side, so the growth of
 //! `used_memory` and of RSS over the load is that kind's alone. Every
 //! collection has five elements, small enough that Redis 7.0 keeps it in its
-//! compact encoding where it has one (a listpack hash, an intset, a
-//! quicklist of one listpack node); sets of strings have none in 7.0 and are
-//! hash tables.
+//! compact encoding where it has one (a listpack hash or sorted set, an
+//! intset, a quicklist of one listpack node); sets of strings have none in
+//! 7.0 and are hash tables.
 
 use crate::client::{encode, Client};
 use crate::memory::{self, MemSnap};
@@ -61,6 +61,17 @@ fn list(i: u64) -> Vec<Vec<u8>> {
     c
 }
 
+/// Five members scored like a recent-items list: Unix times (integers),
+/// so Redis keeps a listpack.
+fn sorted_set(i: u64) -> Vec<Vec<u8>> {
+    let mut c = vec![b"ZADD".to_vec(), format!("zset:{i:07}").into_bytes()];
+    for j in 0..ELEMENTS {
+        c.push((1_700_000_000 + i * 7 + j as u64).to_string().into_bytes());
+        c.push(text(i, j));
+    }
+    c
+}
+
 /// The kinds measured, in report order.
 pub const KINDS: &[Kind] = &[
     Kind {
@@ -79,9 +90,10 @@ pub const KINDS: &[Kind] = &[
         label: "list (5 elements)",
         build: list,
     },
-    // ZSET: a "sorted set (5 members)" kind plugs in here, built with
-    // `ZADD zset:{i} <score> <member> ...` (five members, so Redis keeps a
-    // listpack), once sorted sets land.
+    Kind {
+        label: "sorted set (5 members)",
+        build: sorted_set,
+    },
 ];
 
 /// Before and after loading one kind into one server.
@@ -175,7 +187,7 @@ mod tests {
             let a = (k.build)(1);
             let b = (k.build)(2);
             assert_ne!(a[1], b[1]);
-            let elems = if a[0] == b"HSET" {
+            let elems = if a[0] == b"HSET" || a[0] == b"ZADD" {
                 (a.len() - 2) / 2
             } else {
                 a.len() - 2

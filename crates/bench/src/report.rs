@@ -289,8 +289,6 @@ fn memory_lines(m: &MemoryResult) -> Vec<MemLine> {
             result: "—".into(),
         });
     }
-    // ZSET: the small sorted set rows come out of the loop above once
-    // `collections::KINDS` has a sorted set kind.
     v
 }
 

@@ -108,6 +108,9 @@ pub struct Tuning {
     pub hash_max_listpack_value: AtomicU64,
     /// `set-max-intset-entries`.
     pub set_max_intset_entries: AtomicU64,
+    /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
+    pub zset_max_listpack_entries: AtomicU64,
+    pub zset_max_listpack_value: AtomicU64,
     /// `list-max-listpack-size` (Redis's quicklist `fill`).
     pub list_fill: AtomicI64,
 }
@@ -149,6 +152,20 @@ impl Tuning {
             config
                 .get_i64("set-max-intset-entries")
                 .unwrap_or(512)
+                .max(0) as u64,
+            r,
+        );
+        self.zset_max_listpack_entries.store(
+            config
+                .get_i64("zset-max-listpack-entries")
+                .unwrap_or(128)
+                .max(0) as u64,
+            r,
+        );
+        self.zset_max_listpack_value.store(
+            config
+                .get_i64("zset-max-listpack-value")
+                .unwrap_or(64)
                 .max(0) as u64,
             r,
         );
@@ -341,6 +358,8 @@ pub struct Session {
     pub sync_to: u64,
     /// CLIENT TRACKING state.
     pub tracking: crate::tracking::SessionTracking,
+    /// The session replaying a file at start-up: not refused with LOADING.
+    pub loader: bool,
     /// Channels and patterns this connection listens to.
     pub pubsub: Option<crate::pubsub::Subscriptions>,
     /// Set by a blocking command that found nothing: the connection waits
@@ -369,6 +388,7 @@ impl Session {
             in_script: false,
             sync_to: 0,
             tracking: Default::default(),
+            loader: false,
             pubsub: None,
             blocked: None,
             repl: Default::default(),

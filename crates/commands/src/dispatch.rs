@@ -90,6 +90,10 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
         }
         return refuse(shared, session, out, errors::NOAUTH);
     }
+    if !session.loader && !cmd.has(flags::LOADING) && shared.persist.loading.load(Ordering::Acquire)
+    {
+        return refuse(shared, session, out, errors::LOADING);
+    }
     let started = Instant::now();
     session.handle.touch(cmd, parent, started);
     let top = parent.unwrap_or(cmd);
@@ -108,6 +112,23 @@ pub(crate) fn run(shared: &Shared, session: &mut Session, args: &[Bytes], out: &
             s.rejected.fetch_add(1, Ordering::Relaxed);
         }
         return refuse(shared, session, out, errors::MISCONF);
+    }
+    // An AOF that can't be written refuses writes (and PING) the same way,
+    // until a write succeeds again.
+    if (cmd.has(flags::WRITE) || top.name == "ping")
+        && shared.journal.aof.enabled.load(Ordering::Relaxed)
+    {
+        if let Some(e) = shared.journal.aof.write_error() {
+            if let Some(s) = stat {
+                s.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            return refuse(
+                shared,
+                session,
+                out,
+                &format!("MISCONF Errors writing to the AOF file: {e}"),
+            );
+        }
     }
     if !cmd.has(flags::STALE) {
         if let Some(msg) = crate::replication::refuse_stale(shared, session) {

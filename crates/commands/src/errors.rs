@@ -192,6 +192,24 @@ pub const HRANDFIELD_RANGE: &str =
 pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
 pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
 
+// Sorted sets.
+pub const ZADD_XX_NX: &str = "ERR XX and NX options at the same time are not compatible";
+pub const ZADD_GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time are not compatible";
+pub const ZADD_INCR_PAIR: &str = "ERR INCR option supports a single increment-element pair";
+pub const ZSCORE_NAN: &str = "ERR resulting score is not a number (NaN)";
+pub const MIN_MAX_NOT_FLOAT: &str = "ERR min or max is not a float";
+pub const MIN_MAX_NOT_LEX: &str = "ERR min or max not valid string range item";
+pub const ZRANGE_LIMIT: &str =
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+pub const ZRANGE_BYLEX_WITHSCORES: &str =
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
+
+/// ZUNION, ZINTERSTORE ... with a key count below one.
+pub fn at_least_one_key(cmd: &str) -> String {
+    format!("ERR at least 1 input key is needed for '{cmd}' command")
+}
+
 // Transactions.
 pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
 pub const WATCH_INSIDE_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
@@ -234,3 +252,5 @@ pub const AOF_REWRITE_IN_PROGRESS: &str =
     "ERR Background append only file rewriting already in progress";
 
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";

@@ -109,7 +109,7 @@ pub struct Evictor {
 /// When the databases were counted, those with keys, those with TTLs.
 type DbCache = (Instant, Vec<usize>, Vec<usize>);
 
-/// What the command may do after [`Evictor::make_room`].
+/// What the command may do after [`make_room`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Room {
     /// Under the limit (or no limit).

@@ -946,6 +946,37 @@ fn cmd_object_help(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// The MATCH pattern of HSCAN, SSCAN and ZSCAN (`None` for none, or `*`).
+/// COUNT is checked and otherwise a hint: these return the whole
+/// collection in one call, which meets every SCAN guarantee.
+pub fn collection_scan_pattern(opts: &[bytes::Bytes]) -> Result<Option<&[u8]>, CmdError> {
+    let mut pattern = None;
+    let mut i = 0;
+    while i < opts.len() {
+        match (&opts[i], opts.get(i + 1)) {
+            (opt, Some(v)) if crate::args::is(opt, "COUNT") => {
+                if crate::args::parse_i64(v)? < 1 {
+                    return Err(errors::SYNTAX.into());
+                }
+            }
+            (opt, Some(v)) if crate::args::is(opt, "MATCH") => {
+                pattern = (v.as_ref() != b"*").then_some(v.as_ref());
+            }
+            _ => return Err(errors::SYNTAX.into()),
+        }
+        i += 2;
+    }
+    Ok(pattern)
+}
+
+/// A scan of a missing key: cursor 0, nothing.
+pub fn reply_empty_scan(ctx: &mut Ctx) {
+    let mut r = ctx.reply();
+    r.array(2);
+    r.bulk(b"0");
+    r.array(0);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -468,29 +468,10 @@ fn cmd_hscan(ctx: &mut Ctx) -> CmdResult {
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
     let Some(h) = read_hash(&mut locked, db, key)? else {
         drop(locked);
-        let mut r = ctx.reply();
-        r.array(2);
-        r.bulk(b"0");
-        r.array(0);
+        crate::generic::reply_empty_scan(ctx);
         return Ok(());
     };
-    let mut pattern: Option<&[u8]> = None;
-    let opts = ctx.args.get(3..).unwrap_or(&[]);
-    let mut i = 0;
-    while i < opts.len() {
-        match (&opts[i], opts.get(i + 1)) {
-            (opt, Some(v)) if is(opt, "COUNT") => {
-                if parse_i64(v)? < 1 {
-                    return Err(errors::SYNTAX.into());
-                }
-            }
-            (opt, Some(v)) if is(opt, "MATCH") => {
-                pattern = (v.as_ref() != b"*").then_some(v.as_ref());
-            }
-            _ => return Err(errors::SYNTAX.into()),
-        }
-        i += 2;
-    }
+    let pattern = crate::generic::collection_scan_pattern(ctx.args.get(3..).unwrap_or(&[]))?;
     let found: Vec<(&[u8], &[u8])> = h
         .iter()
         .filter(|(f, _)| pattern.is_none_or(|p| ferrocache_store::glob::glob_match(p, f, false)))

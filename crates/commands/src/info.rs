@@ -346,6 +346,26 @@ fn section(shared: &Shared, name: &str, s: &mut String) {
                 field!("aof_pending_bio_fsync", 0);
                 field!("aof_delayed_fsync", 0);
             }
+            if p.loading.load(r) {
+                let started = p.loading_started.load(r);
+                let total = p.loading_progress.total.load(r);
+                let loaded = p.loading_progress.loaded.load(r).min(total);
+                let perc = if total == 0 {
+                    0.0
+                } else {
+                    loaded as f64 * 100.0 / total as f64
+                };
+                let elapsed = (crate::context::unix_ms() / 1000).saturating_sub(started);
+                let eta = ((total - loaded) * elapsed.max(1))
+                    .checked_div(loaded)
+                    .unwrap_or(1);
+                field!("loading_start_time", started);
+                field!("loading_total_bytes", total);
+                field!("loading_rdb_used_mem", 0);
+                field!("loading_loaded_bytes", loaded);
+                field!("loading_loaded_perc", format!("{perc:.2}"));
+                field!("loading_eta_seconds", eta);
+            }
         }
         "stats" => {
             let ks = &shared.ks.stats;

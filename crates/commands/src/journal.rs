@@ -20,7 +20,7 @@
 //! # Deterministic form
 //!
 //! A record must replay to the same state anywhere, at any later time:
-//! handlers replace their command with [`Ctx::propagate`] where Redis 7.0
+//! handlers replace their command with [`Ctx::propagate`](crate::context::Ctx::propagate) where Redis 7.0
 //! does (relative expiry becomes `PXAT`/`PEXPIREAT`, `SPOP` becomes `SREM`,
 //! `INCRBYFLOAT` becomes `SET ... KEEPTTL`). A command that changed nothing
 //! (the keyspace's dirty counter did not move) records nothing.
@@ -173,6 +173,7 @@ impl Feed {
 
     fn push(&self, bytes: &[u8]) {
         let mut d = self.data.lock();
+        let was_empty = d.is_empty();
         d.extend_from_slice(bytes);
         let len = d.len();
         drop(d);
@@ -189,7 +190,12 @@ impl Feed {
         } else if self.over_soft_since.load(Ordering::Relaxed) != 0 {
             self.over_soft_since.store(0, Ordering::Relaxed);
         }
-        self.notify.notify_one();
+        // The feed's task takes everything when it wakes (and a wake-up
+        // given while it is busy is kept for it), so only the first bytes
+        // of a batch, or an overflow, need to wake it.
+        if was_empty || self.overflow.load(Ordering::Relaxed) {
+            self.notify.notify_one();
+        }
     }
 
     /// Ends the feed: its task sees `overflow` and disconnects.
@@ -247,6 +253,9 @@ pub struct AofState {
     pub base_size: AtomicU64,
     /// Journal offset known to be on disk (fsynced).
     synced: tokio::sync::watch::Sender<u64>,
+    /// The last write error while it lasts (writes are refused with
+    /// MISCONF meanwhile).
+    write_error: Mutex<Option<String>>,
 }
 
 impl Default for AofState {
@@ -265,11 +274,24 @@ impl Default for AofState {
             current_size: AtomicU64::new(0),
             base_size: AtomicU64::new(0),
             synced: tokio::sync::watch::channel(0).0,
+            write_error: Mutex::new(None),
         }
     }
 }
 
 impl AofState {
+    pub fn set_write_error(&self, e: Option<String>) {
+        *self.write_error.lock() = e;
+    }
+
+    /// The error writes are refused with while the AOF can't be written.
+    pub fn write_error(&self) -> Option<String> {
+        if self.last_write_ok.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.write_error.lock().clone()
+    }
+
     /// The writer made everything up to `offset` durable.
     pub fn set_synced(&self, offset: u64) {
         self.synced.send_replace(offset);
@@ -578,19 +600,26 @@ impl Journal {
         if wrap {
             encode(&mut buf, &[b"EXEC"]);
         }
-        if let Some(aof) = st.aof.as_mut() {
-            aof.extend_from_slice(&buf);
-        }
+        // The AOF writer only waits on an empty buffer and takes all of it
+        // when it wakes: one wake-up per batch, not one per write.
+        let wake_writer = match st.aof.as_mut() {
+            Some(aof) => {
+                let was_empty = aof.is_empty();
+                aof.extend_from_slice(&buf);
+                was_empty
+            }
+            None => false,
+        };
         // A replica's own records go to its AOF only: its stream offsets
         // are its master's (see [`Journal::feed_raw`]).
-        if FROM_MASTER.with(|c| c.get()) {
-            self.appended.notify_all();
-            return;
+        if !FROM_MASTER.with(|c| c.get()) {
+            self.push_repl(st, &buf);
+            let end = self.offset.fetch_add(buf.len() as u64, Ordering::Release) + buf.len() as u64;
+            LAST_APPEND.with(|c| c.set(end));
         }
-        self.push_repl(st, &buf);
-        let end = self.offset.fetch_add(buf.len() as u64, Ordering::Release) + buf.len() as u64;
-        LAST_APPEND.with(|c| c.set(end));
-        self.appended.notify_all();
+        if wake_writer {
+            self.appended.notify_all();
+        }
     }
 }
 

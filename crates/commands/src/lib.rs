@@ -17,7 +17,17 @@
 //!   declares arity and the dispatcher checks it.
 //! * Every error text comes from [`errors`].
 //! * A handler that changes data calls `Locked::dirty`, which feeds the save
-//!   rules and, later, the journal.
+//!   rules and tells the dispatcher to journal the command ([`journal`]);
+//!   a handler whose command is not deterministic as sent (relative expiry,
+//!   SPOP, INCRBYFLOAT) records the form that replays it with
+//!   [`Ctx::propagate`](crate::context::Ctx::propagate).
+//!
+//! Cross-cutting state beside the keyspace: the exec gate that makes EXEC
+//! and scripts atomic ([`multi`]), the journal feeding the AOF and replicas
+//! ([`journal`]), blocked clients ([`blocking`]), pub/sub and client
+//! tracking mailboxes ([`pubsub`], [`tracking`]), maxmemory ([`evict`]).
+//! Lock order, everywhere: gate, then journal, then shards, then the pub/sub
+//! and tracking registries.
 
 pub mod args;
 pub mod blocking;
@@ -52,5 +62,6 @@ pub mod stats;
 pub mod string;
 pub mod table;
 pub mod tracking;
+pub mod zset;
 
 pub use context::{CmdError, CmdResult, Ctx, Session, Shared};

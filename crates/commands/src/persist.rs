@@ -84,6 +84,9 @@ pub struct PersistState {
     pub last_bgsave_try: AtomicU64,
     pub rdb_saves: AtomicU64,
     pub loading: AtomicBool,
+    /// Unix seconds the running load started, and its progress.
+    pub loading_started: AtomicU64,
+    pub loading_progress: ferrocache_persistence::file::Progress,
     pub last_load_keys_loaded: AtomicU64,
     pub last_load_keys_expired: AtomicU64,
     /// SHUTDOWN already saved (or was told not to): the process exit must
@@ -111,6 +114,8 @@ impl Default for PersistState {
             last_bgsave_try: AtomicU64::new(0),
             rdb_saves: AtomicU64::new(0),
             loading: AtomicBool::new(false),
+            loading_started: AtomicU64::new(0),
+            loading_progress: Default::default(),
             last_load_keys_loaded: AtomicU64::new(0),
             last_load_keys_expired: AtomicU64::new(0),
             shutdown_handled: AtomicBool::new(false),
@@ -162,6 +167,10 @@ pub fn load_options(shared: &Shared) -> Options {
             max_value: t.hash_max_listpack_value.load(Ordering::Relaxed) as usize,
         },
         max_intset: t.set_max_intset_entries.load(Ordering::Relaxed) as usize,
+        zset_limits: ferrocache_store::zset::Limits {
+            max_entries: t.zset_max_listpack_entries.load(Ordering::Relaxed) as usize,
+            max_value: t.zset_max_listpack_value.load(Ordering::Relaxed) as usize,
+        },
         list_limit: ferrocache_store::list::NodeLimit::from_fill(
             t.list_fill.load(Ordering::Relaxed),
         ),
@@ -449,11 +458,14 @@ fn load_path(shared: &Shared, path: &std::path::Path) -> Result<LoadStats, Strin
     let p = &shared.persist;
     p.loading.store(true, Ordering::Release);
     let started = Instant::now();
+    p.loading_started
+        .store(crate::context::unix_ms() / 1000, Ordering::Relaxed);
     let result = file::load_file(
         &shared.ks,
         path,
         &load_options(shared),
         crate::context::unix_ms(),
+        &p.loading_progress,
     );
     p.loading.store(false, Ordering::Release);
     let stats = result?;
@@ -514,7 +526,9 @@ pub fn save_on_exit(shared: &Shared) {
     if shared.persist.shutdown_handled.swap(true, Ordering::AcqRel) {
         return;
     }
-    if save_rules(shared).is_empty() {
+    // A load that has not finished (or failed) holds part of the data:
+    // saving it would overwrite the good file with less.
+    if save_rules(shared).is_empty() || shared.persist.loading.load(Ordering::Acquire) {
         return;
     }
     wait_for_bgsave(shared);
@@ -667,11 +681,16 @@ fn cmd_restore(ctx: &mut Ctx) -> CmdResult {
     let value = match parse_dump_payload(ctx.arg(3), &load_options(ctx.shared)) {
         None => return Err(errors::DUMP_PAYLOAD.into()),
         Some(Ok(Loaded::Value(v))) => v,
-        // ZSET: build the sorted set from the pairs here once the store has
-        // the type.
-        Some(Ok(Loaded::ZSet(_))) | Some(Ok(Loaded::Empty)) | Some(Err(_)) => {
-            return Err(errors::BAD_DATA_FORMAT.into())
+        Some(Ok(Loaded::ZSet(pairs))) => {
+            match ferrocache_persistence::rdb::reader::zset_value(
+                pairs,
+                load_options(ctx.shared).zset_limits,
+            ) {
+                Some(v) => v,
+                None => return Err(errors::BAD_DATA_FORMAT.into()),
+            }
         }
+        Some(Ok(Loaded::Empty)) | Some(Err(_)) => return Err(errors::BAD_DATA_FORMAT.into()),
     };
     let deleted = replace && locked.remove(db, &key).is_some();
     let expire_at = match ttl {

@@ -94,7 +94,7 @@ pub static COMMANDS: &[Command] = &[
         Group::Server,
         "1.0.0",
         "Sets a Redis server as a replica of another, or promotes it to being a master.",
-        cmd_replicaof,
+        cmd_slaveof,
     ),
     command(
         "failover",
@@ -538,6 +538,15 @@ fn cmd_role(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn cmd_replicaof(ctx: &mut Ctx) -> CmdResult {
+    replicaof(ctx, "REPLICAOF")
+}
+
+/// The old name; Redis keeps it as an alias.
+fn cmd_slaveof(ctx: &mut Ctx) -> CmdResult {
+    replicaof(ctx, "SLAVEOF")
+}
+
+fn replicaof(ctx: &mut Ctx, name: &str) -> CmdResult {
     if is(ctx.arg(1), "no") && is(ctx.arg(2), "one") {
         if ctx.shared.repl.is_replica() {
             promote(ctx.shared);
@@ -563,7 +572,7 @@ fn cmd_replicaof(ctx: &mut Ctx) -> CmdResult {
     log(
         ctx.shared,
         &format!(
-            "REPLICAOF {}:{} enabled (user request from client)",
+            "{name} {}:{} enabled (user request from client)",
             addr.host, addr.port
         ),
     );

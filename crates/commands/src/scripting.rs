@@ -292,6 +292,42 @@ fn new_engine(run: &Arc<RunState>) -> mlua::Result<Engine> {
         let f: Function = cjson.get(name)?;
         cjson.set(name, as_c_function(&lua, f)?)?;
     }
+    // cmsgpack's float conversions, exact in Rust.
+    g.set(
+        "__fc_f32",
+        lua.create_function(|lua, n: f64| {
+            let f = n as f32;
+            Ok(if f as f64 == n || n.is_nan() {
+                Some(lua.create_string(f.to_be_bytes())?)
+            } else {
+                None
+            })
+        })?,
+    )?;
+    g.set(
+        "__fc_f64",
+        lua.create_function(|lua, n: f64| lua.create_string(n.to_be_bytes()))?,
+    )?;
+    g.set(
+        "__fc_from_f32",
+        lua.create_function(|_, s: mlua::LuaString| {
+            let b = s.as_bytes();
+            Ok(<[u8; 4]>::try_from(&b[..]).map_or(0.0, |a| f32::from_be_bytes(a) as f64))
+        })?,
+    )?;
+    g.set(
+        "__fc_from_f64",
+        lua.create_function(|_, s: mlua::LuaString| {
+            let b = s.as_bytes();
+            Ok(<[u8; 8]>::try_from(&b[..]).map_or(0.0, f64::from_be_bytes))
+        })?,
+    )?;
+    lua.load(CMSGPACK).set_name("=cmsgpack").exec()?;
+    let cmsgpack: Table = g.get("cmsgpack")?;
+    for name in ["pack", "unpack", "unpack_one", "unpack_limit"] {
+        let f: Function = cmsgpack.get(name)?;
+        cmsgpack.set(name, as_c_function(&lua, f)?)?;
+    }
     // Errors raised in Rust reach Lua as userdata; a script's `pcall`
     // sees their message, as Redis 7.0 gives it for a failed `redis.call`.
     g.set(
@@ -332,7 +368,7 @@ local error, tostring, setmetatable, rawset = error, tostring, setmetatable, raw
 local function refuse() error("Attempt to modify a readonly table", 2) end
 -- Redis 7.0 leaves these out of the base library.
 print, getfenv, setfenv, newproxy = nil, nil, nil, nil
-for _, name in ipairs({"redis", "string", "table", "math", "bit", "cjson"}) do
+for _, name in ipairs({"redis", "string", "table", "math", "bit", "cjson", "cmsgpack"}) do
   local lib = _G[name]
   rawset(_G, name, setmetatable({}, {__index = lib, __newindex = refuse, __metatable = false}))
 end
@@ -392,6 +428,9 @@ fn as_c_function(lua: &Lua, f: Function) -> mlua::Result<Function> {
         })
     })
 }
+
+/// The `cmsgpack` library, in Lua (see the file's header).
+const CMSGPACK: &str = include_str!("scripting/cmsgpack.lua");
 
 /// The `cjson` library, in Lua (see the file's header).
 const CJSON: &str = include_str!("scripting/cjson.lua");

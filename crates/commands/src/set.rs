@@ -102,7 +102,7 @@ fn write_set<R>(
             let mut s = Set::new();
             let r = f(&mut s);
             if !s.is_empty() {
-                locked.insert(db, key, Value::Set(Box::new(s)), None);
+                locked.insert(db, key, Value::Set(s), None);
             }
             Ok(r)
         }
@@ -234,7 +234,7 @@ fn cmd_spop(ctx: &mut Ctx) -> CmdResult {
     };
     let popped: Vec<Bytes> = match count {
         None => s.pop().into_iter().collect(),
-        Some(n) if n >= s.len() as u64 => std::mem::take(&mut **s).members(),
+        Some(n) if n >= s.len() as u64 => std::mem::take(&mut *s).members(),
         Some(n) => (0..n).filter_map(|_| s.pop()).collect(),
     };
     let emptied = s.is_empty();
@@ -501,7 +501,7 @@ fn store_generic(ctx: &mut Ctx, op: Op) -> CmdResult {
         for m in &out {
             s.add(m, max);
         }
-        locked.insert(db, dst, Value::Set(Box::new(s)), None);
+        locked.insert(db, dst, Value::Set(s), None);
         locked.dirty(1);
         let event = match op {
             Op::Inter => "sinterstore",
@@ -585,29 +585,10 @@ fn cmd_sscan(ctx: &mut Ctx) -> CmdResult {
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
     let Some(s) = read_set(&mut locked, db, key)? else {
         drop(locked);
-        let mut r = ctx.reply();
-        r.array(2);
-        r.bulk(b"0");
-        r.array(0);
+        crate::generic::reply_empty_scan(ctx);
         return Ok(());
     };
-    let mut pattern: Option<&[u8]> = None;
-    let opts = ctx.args.get(3..).unwrap_or(&[]);
-    let mut i = 0;
-    while i < opts.len() {
-        match (&opts[i], opts.get(i + 1)) {
-            (opt, Some(v)) if is(opt, "COUNT") => {
-                if parse_i64(v)? < 1 {
-                    return Err(errors::SYNTAX.into());
-                }
-            }
-            (opt, Some(v)) if is(opt, "MATCH") => {
-                pattern = (v.as_ref() != b"*").then_some(v.as_ref());
-            }
-            _ => return Err(errors::SYNTAX.into()),
-        }
-        i += 2;
-    }
+    let pattern = crate::generic::collection_scan_pattern(ctx.args.get(3..).unwrap_or(&[]))?;
     let found: Vec<Bytes> = s
         .members()
         .into_iter()

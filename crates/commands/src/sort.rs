@@ -429,12 +429,9 @@ enum Source {
     List(Vec<Vec<u8>>),
     /// A list read without sorting: already the LIMIT window, in order.
     Window(Vec<Vec<u8>>),
+    /// A set's members, in its own order. (A sorted set gives a `Window`
+    /// with `BY nosort`, its members as a `List` otherwise.)
     Set(Vec<Vec<u8>>),
-    // ZSET: a sorted set source plugs in here, its members in ascending
-    // score order. With `BY nosort` Redis keeps that order (from the lowest
-    // score for ASC, from the highest for DESC, LIMIT applied while
-    // reading), exactly as a list gives a `Source::Window`; otherwise its
-    // members are sorted like a set's.
 }
 
 fn sort(ctx: &mut Ctx, readonly: bool) -> CmdResult {
@@ -455,6 +452,13 @@ fn sort(ctx: &mut Ctx, readonly: bool) -> CmdResult {
         }
     };
 
+    // Redis turns a listpack sorted set into a skiplist to sort it, and
+    // leaves it so (OBJECT ENCODING shows it afterwards).
+    if let Some(e) = locked.get_mut_unsignalled(db, key) {
+        if let Value::ZSet(z) = &mut e.value {
+            z.convert_to_skiplist();
+        }
+    }
     let source = match crate::string::lookup_read(&mut locked, db, key) {
         None => Source::List(Vec::new()),
         Some(e) => match &e.value {
@@ -480,8 +484,22 @@ fn sort(ctx: &mut Ctx, readonly: bool) -> CmdResult {
                 s.for_each(|m| v.push(m.to_vec()));
                 Source::Set(v)
             }
-            // ZSET: `Value::ZSet(z)` becomes `Source::ZSet` here, members in
-            // ascending score order.
+            // Unsorted, a sorted set keeps its order (from the highest
+            // score for DESC) and gives its LIMIT window straight away.
+            Value::ZSet(z) if o.dont_sort => {
+                let len = z.len();
+                let v = match window(len, o.limit) {
+                    None => Vec::new(),
+                    Some((s, take)) if o.desc => z.range(len - s - take, len - s, true),
+                    Some((s, take)) => z.range(s, s + take, false),
+                };
+                Source::Window(v.into_iter().map(|(m, _)| m.to_vec()).collect())
+            }
+            // Sorted, its members sort like a list's (their order is
+            // fixed, so nothing needs forcing for STORE or scripts).
+            Value::ZSet(z) => {
+                Source::List(z.to_vec().into_iter().map(|(m, _)| m.to_vec()).collect())
+            }
             _ => return Err(errors::WRONGTYPE.into()),
         },
     };

@@ -168,6 +168,19 @@ pub const fn sort_store_keys() -> KeySpec {
     }
 }
 
+/// A destination key at `dest` plus keys counted by the argument at
+/// `numkeys_at` (ZUNIONSTORE and the like): the legacy triple names the
+/// destination, as Redis's does.
+pub const fn keys_dest_counted(dest: i32, numkeys_at: i32) -> KeySpec {
+    KeySpec {
+        first: dest,
+        last: dest,
+        step: 1,
+        numkeys: numkeys_at,
+        store_option: false,
+    }
+}
+
 /// One entry of the table.
 pub struct Command {
     /// Lower-case name; for a subcommand, the part after the `|`.
@@ -245,7 +258,9 @@ impl Command {
         if n == 0 || n > args.len().saturating_sub(at + 1) {
             return Vec::new();
         }
-        (at + 1..at + 1 + n).collect()
+        let mut out = self.key_positions(at.min(args.len()));
+        out.extend(at + 1..at + 1 + n);
+        out
     }
 
     /// Positions of the key arguments in `args` (which include the name).
@@ -281,6 +296,7 @@ pub fn all_commands() -> &'static [&'static Command] {
             crate::generic::COMMANDS,
             crate::hash::COMMANDS,
             crate::set::COMMANDS,
+            crate::zset::COMMANDS,
             crate::sort::COMMANDS,
             crate::multi::COMMANDS,
             crate::pubsub::COMMANDS,

@@ -124,9 +124,21 @@ pub fn load_file(
     path: &Path,
     opts: &Options,
     now_ms: u64,
+    progress: &Progress,
 ) -> Result<LoadStats, String> {
     let buf = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    load_bytes(ks, &buf, opts, now_ms).map_err(|e| format!("{}: {e}", path.display()))
+    progress
+        .total
+        .store(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    load_bytes_with_progress(ks, &buf, opts, now_ms, &progress.loaded)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// How far a load has come: bytes in all, bytes loaded.
+#[derive(Default)]
+pub struct Progress {
+    pub total: std::sync::atomic::AtomicU64,
+    pub loaded: std::sync::atomic::AtomicU64,
 }
 
 /// Loads an RDB image held in memory.
@@ -136,8 +148,21 @@ pub fn load_bytes(
     opts: &Options,
     now_ms: u64,
 ) -> Result<LoadStats, crate::RdbError> {
+    load_bytes_with_progress(ks, buf, opts, now_ms, &std::sync::atomic::AtomicU64::new(0))
+}
+
+/// [`load_bytes`], storing in `progress` how many bytes of `buf` are loaded
+/// (INFO's `loading_loaded_bytes` while a start-up load runs).
+pub fn load_bytes_with_progress(
+    ks: &Keyspace,
+    buf: &[u8],
+    opts: &Options,
+    now_ms: u64,
+    progress: &std::sync::atomic::AtomicU64,
+) -> Result<LoadStats, crate::RdbError> {
     let mut stats = LoadStats::default();
     let info = read_file(buf, opts, |rec| {
+        progress.store(rec.end as u64, std::sync::atomic::Ordering::Relaxed);
         if rec.db >= ks.databases() {
             return Err(format!(
                 "database {} out of range (databases is {})",
@@ -148,10 +173,10 @@ pub fn load_bytes(
         let value = match rec.value {
             Loaded::Value(v) => v,
             Loaded::Empty => return Ok(()),
-            // ZSET: build the sorted set value from the pairs here.
-            Loaded::ZSet(_) => {
-                return Err("sorted sets are not supported by this build".into());
-            }
+            Loaded::ZSet(pairs) => match crate::rdb::reader::zset_value(pairs, opts.zset_limits) {
+                Some(v) => v,
+                None => return Err("duplicate sorted set member".into()),
+            },
         };
         if rec.expire_at.is_some_and(|at| at <= now_ms) {
             stats.keys_expired += 1;

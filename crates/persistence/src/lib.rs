@@ -4,7 +4,9 @@
 //! files, version 10 as Redis 7.0 writes them), the checksum ([`crc64`]) and
 //! the compression ([`lzf`]) the format uses, and writing snapshot files
 //! safely ([`file`]: temporary file, fsync, rename, fsync of the directory).
-//! The append-only file will live beside it in an `aof` module.
+//! The append-only file, which needs threads and the dispatcher, lives in
+//! the server crate (`ferrocache_server::aof`) and uses this crate for its
+//! RDB base files.
 //!
 //! What it must never do: trust a byte of a file. Every length is checked
 //! against the bytes that remain before it is used, preallocation is capped,

@@ -224,11 +224,28 @@ pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
         let mut parts: Vec<&Part> = m.base.iter().collect();
         parts.extend(m.incrs.iter());
         let last = parts.len().saturating_sub(1);
+        let sizes: Vec<u64> = parts
+            .iter()
+            .map(|p| fs::metadata(layout.path(&p.name)).map_or(0, |m| m.len()))
+            .collect();
+        let ps = &shared.persist;
+        ps.loading_progress
+            .total
+            .store(sizes.iter().sum(), Ordering::Relaxed);
+        ps.loading_progress.loaded.store(0, Ordering::Relaxed);
+        ps.loading_started.store(
+            ferrocache_commands::context::unix_ms() / 1000,
+            Ordering::Relaxed,
+        );
+        ps.loading.store(true, Ordering::Release);
+        let mut base = 0;
         for (i, p) in parts.iter().enumerate() {
-            load_file(shared, &layout.path(&p.name), i == last)?;
+            load_file(shared, &layout.path(&p.name), i == last, base)?;
+            base += sizes[i];
         }
+        ps.loading.store(false, Ordering::Release);
         crate::notice!(
-            "DB loaded from append only file: {:.3} seconds",
+            "Data loaded from the append-only file in {:.3} seconds",
             started.elapsed().as_secs_f64()
         );
     }
@@ -251,7 +268,8 @@ pub fn start(shared: &Arc<Shared>) -> io::Result<()> {
 
 /// Replays one file through the dispatcher. `last`: a truncated tail is
 /// tolerated (and cut) only in the last file.
-fn load_file(shared: &Arc<Shared>, path: &Path, last: bool) -> io::Result<()> {
+/// `base`: bytes of the files before this one, for the progress INFO shows.
+fn load_file(shared: &Arc<Shared>, path: &Path, last: bool, base: u64) -> io::Result<()> {
     let name = path.display().to_string();
     let mut file = match File::open(path) {
         Ok(f) => f,
@@ -286,6 +304,7 @@ fn load_file(shared: &Arc<Shared>, path: &Path, last: bool) -> io::Result<()> {
     file.seek(io::SeekFrom::Start(start))?;
     let handle = Arc::new(ClientHandle::new(0, "aof".into(), String::new(), false));
     let mut session = Session::new(handle, true);
+    session.loader = true;
     let mut decoder = RequestDecoder::new();
     let limits = DecodeLimits::default();
     let mut buf = BytesMut::with_capacity(1 << 20);
@@ -304,6 +323,11 @@ fn load_file(shared: &Arc<Shared>, path: &Path, last: bool) -> io::Result<()> {
         }
         buf.extend_from_slice(&chunk[..n]);
         fed += n as u64;
+        shared
+            .persist
+            .loading_progress
+            .loaded
+            .store(base + fed, Ordering::Relaxed);
         loop {
             if !decoder.in_progress() {
                 match buf.first() {
@@ -353,7 +377,7 @@ fn load_file(shared: &Arc<Shared>, path: &Path, last: bool) -> io::Result<()> {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!(
-                "Unexpected end of file reading the append only file {name} at offset {consistent}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
+                "The append-only file {name} ends in the middle of a command at offset {consistent}. Keep a copy of the file, then either cut it at that offset (redis-check-aof --fix does) or set aof-load-truncated yes to load what precedes it."
             ),
         ));
     }
@@ -364,7 +388,7 @@ fn load_file(shared: &Arc<Shared>, path: &Path, last: bool) -> io::Result<()> {
         ferrocache_commands::dispatch::execute(shared, &mut session, &discard, &mut out);
     }
     crate::warning!(
-        "!!! Warning: short read while loading the AOF file {name}!!! AOF loaded anyway because aof-load-truncated is enabled; truncating it to its last valid command at offset {consistent}"
+        "The AOF file {name} ends in the middle of a command; aof-load-truncated is on, so it was loaded up to its last complete command and cut at offset {consistent}"
     );
     OpenOptions::new()
         .write(true)
@@ -377,7 +401,7 @@ fn bad_format(name: &str, at: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!(
-            "Bad file format reading the append only file {name} at offset {at}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
+            "Bad file format in the append-only file {name} at offset {at}: what is there is not a RESP command. Keep a copy of the file before repairing it."
         ),
     )
 }
@@ -399,6 +423,14 @@ struct Open {
     last_fsync: Instant,
     /// Stream offset written to the file but not yet fsynced.
     unsynced: Option<u64>,
+    /// Journal bytes taken but not yet written (a write failed: disk
+    /// full, I/O error), and the stream offset they end at. Retried before
+    /// anything newer, so nothing is lost or reordered.
+    retry: BytesMut,
+    retry_end: u64,
+    /// Length of `file`, kept here so a failed write can be cut back
+    /// without asking the file system on every write.
+    file_len: u64,
 }
 
 fn spawn_writer(shared: Arc<Shared>, open: Option<Open>) {
@@ -413,6 +445,10 @@ fn spawn_writer(shared: Arc<Shared>, open: Option<Open>) {
 
 /// Asks the writer to flush, fsync and stop, and waits (bounded) for it.
 pub fn shutdown(shared: &Shared) {
+    if !STOP.known(shared) {
+        // No writer was started (the load failed first).
+        return;
+    }
     STOP.with_shared(shared, true);
     shared.journal.wake_aof();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -439,6 +475,11 @@ impl StopFlags {
             Some(e) => e.1 = stop,
             None => v.push((k, stop, false)),
         }
+    }
+
+    fn known(&self, shared: &Shared) -> bool {
+        let k = Self::key(shared);
+        self.0.lock().iter().any(|e| e.0 == k)
     }
 
     fn requested(&self, shared: &Shared) -> bool {
@@ -522,28 +563,68 @@ fn writer(shared: Arc<Shared>, mut open: Option<Open>) {
             _ => false,
         };
         if let Err(e) = write_out(&shared, o, &bytes, end, sync_now) {
-            crate::warning!("Error writing to the AOF file: {e}");
-            aof.last_write_ok.store(false, Ordering::Relaxed);
+            if aof.last_write_ok.swap(false, Ordering::Relaxed) {
+                crate::warning!("Error writing to the AOF file: {e}");
+            }
+            aof.set_write_error(Some(os_error_text(&e)));
             std::thread::sleep(Duration::from_millis(100));
             continue;
         }
-        aof.last_write_ok.store(true, Ordering::Relaxed);
+        if !aof.last_write_ok.swap(true, Ordering::Relaxed) {
+            crate::notice!("The AOF file can be written again; write commands are accepted.");
+            aof.set_write_error(None);
+        }
         if !always && policy != "everysec" {
             // `no`: durable as far as we will ever know.
             aof.set_synced(end);
         }
+        if !always && !bytes.is_empty() && bytes.len() < COALESCE_BYTES {
+            // everysec and no promise nothing per write: let a batch build
+            // up rather than take the journal's lock and make a system call
+            // for every few commands (which costs the writers more than the
+            // writes themselves on a busy server).
+            std::thread::sleep(COALESCE_WAIT);
+        }
     }
 }
 
-/// Appends `bytes` (ending at stream offset `end`) and fsyncs if asked.
+/// Under everysec and no, the writer waits this long after a write smaller
+/// than `COALESCE_BYTES` before taking the next batch.
+const COALESCE_WAIT: Duration = Duration::from_millis(1);
+const COALESCE_BYTES: usize = 64 << 10;
+
+/// Appends `bytes` (ending at stream offset `end`) after anything a failed
+/// write left, and fsyncs if asked. On a failed write the file is cut back
+/// to where it was and the bytes wait in `o.retry`.
 fn write_out(shared: &Shared, o: &mut Open, bytes: &[u8], end: u64, sync: bool) -> io::Result<()> {
+    // Nothing waiting from a failed write: write `bytes` as they are.
+    let direct = o.retry.is_empty();
+    if !bytes.is_empty() {
+        if !direct {
+            o.retry.extend_from_slice(bytes);
+        }
+        o.retry_end = end;
+    }
     let Some(file) = o.file.as_mut() else {
+        o.retry.extend_from_slice(if direct { bytes } else { &[] });
         return Err(io::Error::other("no incremental file open"));
     };
-    if !bytes.is_empty() {
-        file.write_all(bytes)?;
-        o.incr_size += bytes.len() as u64;
-        o.unsynced = Some(end);
+    let out: &[u8] = if direct { bytes } else { &o.retry };
+    if !out.is_empty() {
+        if let Err(e) = file.write_all(out) {
+            // A partial command would corrupt the file: cut it off.
+            let _ = file.set_len(o.file_len);
+            let _ = file.seek(io::SeekFrom::Start(o.file_len));
+            if direct {
+                o.retry.extend_from_slice(bytes);
+            }
+            return Err(e);
+        }
+        let n = out.len() as u64;
+        o.file_len += n;
+        o.incr_size += n;
+        o.retry.clear();
+        o.unsynced = Some(o.retry_end);
         shared
             .journal
             .aof
@@ -558,6 +639,16 @@ fn write_out(shared: &Shared, o: &mut Open, bytes: &[u8], end: u64, sync: bool) 
         o.last_fsync = Instant::now();
     }
     Ok(())
+}
+
+/// An I/O error's text without Rust's " (os error N)" suffix, as strerror
+/// gives it.
+fn os_error_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 /// Opens the AOF for writing: the existing layout (after a load), or a new
@@ -588,6 +679,9 @@ fn open_aof(shared: &Arc<Shared>, loaded: Option<Manifest>) -> io::Result<Open> 
             base_size: 0,
             last_fsync: Instant::now(),
             unsynced: None,
+            retry: BytesMut::new(),
+            retry_end: 0,
+            file_len: 0,
         };
         if let Err(e) = rewrite_now(shared, &mut o) {
             shared.journal.set_aof(&shared.ks, false);
@@ -604,6 +698,7 @@ fn open_aof(shared: &Arc<Shared>, loaded: Option<Manifest>) -> io::Result<Open> 
         .append(true)
         .create(true)
         .open(layout.path(&last.name))?;
+    let file_len = file.metadata()?.len();
     let base_size = manifest
         .base
         .as_ref()
@@ -624,6 +719,9 @@ fn open_aof(shared: &Arc<Shared>, loaded: Option<Manifest>) -> io::Result<Open> 
         base_size,
         last_fsync: Instant::now(),
         unsynced: None,
+        retry: BytesMut::new(),
+        retry_end: 0,
+        file_len,
     })
 }
 
@@ -650,7 +748,7 @@ fn rewrite(shared: &Arc<Shared>, o: &mut Open) {
     match rewrite_now(shared, o) {
         Ok(()) => {
             aof.last_rewrite_ok.store(true, Ordering::Relaxed);
-            crate::notice!("Background AOF rewrite finished successfully");
+            crate::notice!("AOF rewrite done: new base file in place.");
         }
         Err(e) => {
             aof.last_rewrite_ok.store(false, Ordering::Relaxed);
@@ -689,19 +787,72 @@ fn rewrite_now(shared: &Arc<Shared>, o: &mut Open) -> io::Result<()> {
             .truncate(true)
             .open(o.layout.path(&incr.name))?;
         let now = ferrocache_commands::context::unix_ms();
-        // Writes wait while the pending bytes go to the old file and the
-        // dataset is captured; from here on the stream goes to `new_file`.
-        let (pending, dbs, end_offset) = shared.journal.quiesced(|pending| {
-            let dbs: Vec<Vec<Captured>> = (0..shared.ks.databases())
-                .map(|db| capture_db(shared, db, now))
-                .collect();
-            (pending, dbs, shared.journal.offset())
+        // Writes wait only while the pending bytes are taken and the
+        // snapshot is marked (every shard lock taken once, as BGSAVE does);
+        // shards are copied lazily after that, on their next write. Should
+        // another snapshot be running (a BGSAVE), the dataset is copied
+        // while writes wait instead.
+        let (pending, snapshot, end_offset) = shared.journal.quiesced(|pending| {
+            let snapshot = match shared.ks.begin_snapshot() {
+                Some(cap) => Ok(cap),
+                None => Err((0..shared.ks.databases())
+                    .map(|db| capture_db(shared, db, now))
+                    .collect::<Vec<Vec<Captured>>>()),
+            };
+            (pending, snapshot, shared.journal.offset())
         });
-        if let Some(f) = o.file.as_mut() {
-            f.write_all(&pending)?;
-            f.sync_data()?;
+        let dbs: Vec<Vec<Captured>> = match snapshot {
+            Err(dbs) => dbs,
+            Ok(cap) => {
+                let dbs = (0..shared.ks.databases())
+                    .map(|db| {
+                        (0..ferrocache_store::SHARDS_PER_DB)
+                            .flat_map(|shard| shared.ks.snapshot_shard(&cap, db, shard))
+                            .filter(|e| !e.is_expired(now))
+                            .map(|e| Captured {
+                                key: Bytes::copy_from_slice(e.key()),
+                                expire_at: e.expire_at(),
+                                value: e.value,
+                            })
+                            .collect()
+                    })
+                    .collect();
+                shared.ks.end_snapshot(&cap);
+                dbs
+            }
+        };
+        // What was journaled before the capture goes to the old file. If
+        // that file can't take it (disk full, I/O error), it opens the new
+        // incremental file instead, which the manifest lists right after
+        // the old ones; the capture holds it too, so once the new base is
+        // in place it is cut from the new file again. Only if neither file
+        // takes it does the rewrite stop, the bytes waiting for a retry.
+        let mut carry = std::mem::take(&mut o.retry);
+        carry.extend_from_slice(&pending);
+        let in_old = match o.file.as_mut() {
+            Some(f) => f.write_all(&carry).and_then(|_| f.sync_data()).is_ok(),
+            None => true,
+        };
+        let mut new_file = new_file;
+        let carried = !in_old && !carry.is_empty();
+        if carried {
+            if let Err(e) = new_file
+                .write_all(&carry)
+                .and_then(|_| new_file.sync_data())
+            {
+                o.retry = carry;
+                o.retry_end = end_offset;
+                drop(new_file);
+                let _ = fs::remove_file(o.layout.path(&incr.name));
+                return Err(e);
+            }
         }
         o.file = Some(new_file);
+        o.file_len = if carried { carry.len() as u64 } else { 0 };
+        // Writes go to the new incremental file from now on: the manifest
+        // names it at once, so they are kept even if the rewrite fails.
+        o.manifest.incrs.push(incr.clone());
+        o.layout.write_manifest(&o.manifest)?;
         // aof-use-rdb-preamble (Redis 7.0's default): the base file is an
         // RDB image, otherwise commands.
         let preamble = shared.config.get_bool("aof-use-rdb-preamble");
@@ -724,12 +875,21 @@ fn rewrite_now(shared: &Arc<Shared>, o: &mut Open) -> io::Result<()> {
             write_base(&tmp, &dbs)?
         };
         fs::rename(&tmp, o.layout.path(&base.name))?;
-        let old = std::mem::take(&mut o.manifest);
+        let mut old = std::mem::take(&mut o.manifest);
+        old.incrs.retain(|p| p.name != incr.name);
         o.manifest = Manifest {
             base: Some(base),
             incrs: vec![incr],
         };
         o.layout.write_manifest(&o.manifest)?;
+        if carried {
+            // The base holds what the new file started with.
+            if let Some(f) = o.file.as_mut() {
+                f.set_len(0)?;
+                f.seek(io::SeekFrom::Start(0))?;
+            }
+            o.file_len = 0;
+        }
         // The old files are history now.
         for p in old.base.iter().chain(old.incrs.iter()) {
             if o.manifest.base.as_ref().map(|b| &b.name) != Some(&p.name)
@@ -848,6 +1008,22 @@ fn write_base(path: &Path, dbs: &[Vec<Captured>]) -> io::Result<u64> {
                         for (f, v) in batch {
                             argv.push(f);
                             argv.push(v);
+                        }
+                        emit(&mut w, &argv)?;
+                    }
+                }
+                Value::ZSet(z) => {
+                    // Scores as `%.17g`, which reads back to the same double.
+                    let pairs: Vec<(Bytes, Bytes)> = z
+                        .to_vec()
+                        .into_iter()
+                        .map(|(m, s)| (Bytes::from(ferrocache_protocol::format_double(s)), m))
+                        .collect();
+                    for batch in pairs.chunks(ITEMS_PER_COMMAND) {
+                        let mut argv: Vec<&[u8]> = vec![b"ZADD", key];
+                        for (s, m) in batch {
+                            argv.push(s);
+                            argv.push(m);
                         }
                         emit(&mut w, &argv)?;
                     }

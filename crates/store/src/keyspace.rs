@@ -1016,6 +1016,14 @@ impl<'a> Locked<'a> {
         self.access_mut(db, key)
     }
 
+    /// The live entry for `key`, for a change Redis does not count as a
+    /// write (an encoding conversion, such as SORT turning a sorted set
+    /// into a skiplist): no WATCH flag, no tracking invalidation, no
+    /// access recorded.
+    pub fn get_mut_unsignalled(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.peek_mut(db, key)
+    }
+
     fn access_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let now = self.now;
         let ks = self.ks;

@@ -27,6 +27,7 @@ pub mod list;
 pub mod set;
 pub mod value;
 pub mod watch;
+pub mod zset;
 
 pub use blocked::BlockedKeys;
 pub use hash::Hash;
@@ -39,3 +40,4 @@ pub use keyspace::{
 pub use set::Set;
 pub use value::{StrValue, Value, ValueType};
 pub use watch::{WatchFlag, Watches};
+pub use zset::Zset;

@@ -1,5 +1,6 @@
-//! Values held by keys. Strings live here; the collection types join this
-//! enum as they land, each with its compact and its general encoding.
+//! Values held by keys. Strings live here; the collection types (list,
+//! hash, set, sorted set) have modules of their own, each with its compact
+//! and its general encoding.
 
 use bytes::Bytes;
 
@@ -12,7 +13,9 @@ pub enum Value {
     Str(StrValue),
     List(Box<crate::list::List>),
     Hash(crate::hash::Hash),
-    Set(Box<crate::set::Set>),
+    /// Inline: a set value is 32 bytes, which the enum holds anyway.
+    Set(crate::set::Set),
+    ZSet(crate::zset::Zset),
 }
 
 /// Redis type names as TYPE, SCAN TYPE and error messages spell them.
@@ -59,6 +62,7 @@ impl Value {
             Value::List(_) => ValueType::List,
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
+            Value::ZSet(_) => ValueType::ZSet,
         }
     }
 
@@ -70,6 +74,7 @@ impl Value {
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding_name(),
             Value::Set(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 
@@ -100,7 +105,8 @@ impl Value {
             Value::Str(s) => s.heap_size(),
             Value::List(l) => std::mem::size_of::<crate::list::List>() + l.heap_size(),
             Value::Hash(h) => h.heap_size(),
-            Value::Set(s) => std::mem::size_of::<crate::set::Set>() + s.heap_size(),
+            Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }

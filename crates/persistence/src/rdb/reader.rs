@@ -23,6 +23,8 @@ use std::borrow::Cow;
 pub struct Options {
     pub hash_limits: Limits,
     pub max_intset: usize,
+    /// `zset-max-listpack-entries`/`-value`.
+    pub zset_limits: ferrocache_store::zset::Limits,
     /// `list-max-listpack-size`, as a limit on the packed form of a list.
     pub list_limit: NodeLimit,
     /// `rdbchecksum`: verify the file's CRC-64 (a stored 0 is never
@@ -35,6 +37,7 @@ impl Default for Options {
         Options {
             hash_limits: Limits::default(),
             max_intset: 512,
+            zset_limits: ferrocache_store::zset::Limits::default(),
             list_limit: NodeLimit::default(),
             verify_checksum: true,
         }
@@ -45,9 +48,8 @@ impl Default for Options {
 #[derive(Debug, PartialEq)]
 pub enum Loaded {
     Value(Value),
-    /// ZSET: a sorted set, as (member, score) pairs in file order. The store
-    /// has no sorted set type yet; the caller builds the value from these
-    /// pairs once it has.
+    /// A sorted set, as (member, score) pairs in file order; the caller
+    /// builds it with [`zset_value`] under its configured limits.
     ZSet(Vec<(Vec<u8>, f64)>),
     /// A collection with no elements, which Redis skips on load.
     Empty,
@@ -283,8 +285,12 @@ impl<'a> Reader<'a> {
             TYPE_SET_INTSET => {
                 let blob = self.string()?;
                 let members = encoding::intset_members(&blob).map_err(|e| blob_err(self, e))?;
+                // Binary search depends on the order: a file may not break it.
+                if members.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(blob_err(self, "intset members out of order"));
+                }
                 let s = if members.len() <= opts.max_intset {
-                    Set::Ints(members)
+                    Set::from_ints(&members)
                 } else {
                     let mut s = Set::new();
                     for m in members {
@@ -394,7 +400,7 @@ fn list_value(l: List) -> Option<Value> {
 }
 
 fn set_value(s: Set) -> Option<Value> {
-    (!s.is_empty()).then(|| Value::Set(Box::new(s)))
+    (!s.is_empty()).then(|| Value::Set(s))
 }
 
 fn hash_value(h: Hash) -> Option<Value> {
@@ -407,6 +413,22 @@ fn zset(pairs: Vec<(Vec<u8>, f64)>) -> Loaded {
     } else {
         Loaded::ZSet(pairs)
     }
+}
+
+/// Builds the sorted set a file or payload described; `None` if a member
+/// repeats.
+pub fn zset_value(
+    pairs: Vec<(Vec<u8>, f64)>,
+    limits: ferrocache_store::zset::Limits,
+) -> Option<Value> {
+    let first = pairs.first().map_or(0, |(m, _)| m.len());
+    let mut z = ferrocache_store::Zset::for_first(first, limits);
+    for (m, s) in &pairs {
+        if !z.insert(m, *s, limits) {
+            return None;
+        }
+    }
+    Some(Value::ZSet(z))
 }
 
 /// Checks a DUMP payload's version and checksum and decodes its value.
@@ -448,6 +470,8 @@ pub struct Record<'a> {
     pub idle_secs: Option<u64>,
     /// The LFU counter, when the file carries it.
     pub freq: Option<u8>,
+    /// Offset just past this record (loading progress).
+    pub end: usize,
 }
 
 /// What a file says about itself.
@@ -530,6 +554,7 @@ pub fn read_file<'a>(
                     expire_at: expire_at.take(),
                     idle_secs: idle_secs.take(),
                     freq: freq.take(),
+                    end: r.pos(),
                 };
                 sink(rec).map_err(|e| r.err_at(op_at, e))?;
             }

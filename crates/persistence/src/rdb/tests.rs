@@ -47,12 +47,12 @@ fn sample_values() -> Vec<Sample> {
     for i in [5i64, -3, 70000, 1 << 40] {
         ints.add(i.to_string().as_bytes(), 512);
     }
-    out.push((b"intset".to_vec(), Value::Set(Box::new(ints)), None));
+    out.push((b"intset".to_vec(), Value::Set(ints), None));
     let mut strs = Set::new();
     for m in ["a", "b", "c"] {
         strs.add(m.as_bytes(), 512);
     }
-    out.push((b"set".to_vec(), Value::Set(Box::new(strs)), None));
+    out.push((b"set".to_vec(), Value::Set(strs), None));
     let mut h = Hash::new();
     h.set(b"f1", b"v1", Limits::default());
     h.set(b"n", b"-42", Limits::default());
@@ -187,7 +187,7 @@ fn sets_and_hashes_follow_the_configured_limits_on_load() {
     for i in 0..10 {
         ints.add(i.to_string().as_bytes(), 512);
     }
-    let p = dump_payload(&Value::Set(Box::new(ints)), false);
+    let p = dump_payload(&Value::Set(ints), false);
     let opts = Options {
         max_intset: 5,
         list_limit: NodeLimit::default(),
@@ -196,6 +196,7 @@ fn sets_and_hashes_follow_the_configured_limits_on_load() {
             max_value: 64,
         },
         verify_checksum: true,
+        zset_limits: Default::default(),
     };
     match parse_dump_payload(&p, &opts) {
         Some(Ok(Loaded::Value(v))) => assert_eq!(v.encoding_name(), "hashtable"),

@@ -21,7 +21,7 @@ use super::encoding::{intset_encode, ListpackWriter};
 use super::*;
 use crate::{crc64, lzf};
 use ferrocache_store::value::{parse_int_exact, StrValue};
-use ferrocache_store::{Hash, Set, Value};
+use ferrocache_store::{Hash, Value};
 use std::io::{self, Write};
 
 /// Largest listpack of a quicklist node, Redis's `list-max-listpack-size`
@@ -118,10 +118,11 @@ impl Enc {
             Value::Set(_) => TYPE_SET,
             Value::Hash(h) if h.is_listpack() => TYPE_HASH_LISTPACK,
             Value::Hash(_) => TYPE_HASH,
-            // ZSET: a sorted set is written as TYPE_ZSET_LISTPACK (a listpack
-            // of member, score pairs in score order) while listpack encoded
-            // and as TYPE_ZSET_2 (count, then member and 8-byte little-endian
-            // score, highest score first as Redis writes it) otherwise.
+            // A listpack of member, score pairs in score order while small;
+            // else a count, then member and 8-byte little-endian score,
+            // highest score first as Redis writes it.
+            Value::ZSet(z) if z.is_listpack() => TYPE_ZSET_LISTPACK,
+            Value::ZSet(_) => TYPE_ZSET_2,
         }
     }
 
@@ -150,13 +151,11 @@ impl Enc {
                     self.string(&n);
                 }
             }
-            Value::Set(s) => match &**s {
-                Set::Ints(v) => self.string(&intset_encode(v)),
-                Set::Table(t) => {
-                    self.len(t.len() as u64);
-                    for m in t.iter() {
-                        self.string(m);
-                    }
+            Value::Set(s) => match s.ints() {
+                Some(v) => self.string(&intset_encode(&v)),
+                None => {
+                    self.len(s.len() as u64);
+                    s.for_each(|m| self.string(m));
                 }
             },
             Value::Hash(h) => match h {
@@ -176,10 +175,38 @@ impl Enc {
                     }
                 }
             },
-            // ZSET: the writer emits a sorted set here, in the form named
-            // in `type_of`.
+            Value::ZSet(z) => {
+                let items = z.to_vec();
+                if z.is_listpack() {
+                    let mut lp = ListpackWriter::new();
+                    for (m, s) in &items {
+                        lp.push(m);
+                        lp.push(score_text(*s).as_bytes());
+                    }
+                    self.string(&lp.finish());
+                } else {
+                    self.len(items.len() as u64);
+                    for (m, s) in items.iter().rev() {
+                        self.string(m);
+                        self.buf.extend_from_slice(&s.to_le_bytes());
+                    }
+                }
+            }
         }
     }
+}
+
+/// A score as a listpack holds it: an integer when it is one (the listpack
+/// then stores it as an integer), else the shortest text that reads back to
+/// the same double.
+fn score_text(s: f64) -> String {
+    if s.is_infinite() {
+        return if s > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if s == s.trunc() && s.abs() < 1e17 {
+        return format!("{}", s as i64);
+    }
+    format!("{s:e}")
 }
 
 /// DUMP's payload: type byte, value, the format version (2 bytes, little
