@@ -943,13 +943,26 @@ async fn follow(
         let replid = replid.to_string();
         let loaded = tokio::task::spawn_blocking(move || {
             let _apply = s2.repl.apply_lock.lock();
+            // Clients get -LOADING while the master's image replaces ours,
+            // as they do at start-up.
+            let ps = &s2.persist;
+            ps.loading_progress
+                .total
+                .store(data.len() as u64, Ordering::Relaxed);
+            ps.loading_started.store(
+                ferrocache_commands::context::unix_ms() / 1000,
+                Ordering::Relaxed,
+            );
+            ps.loading.store(true, Ordering::Release);
             drop(s2.ks.flush_all());
-            let result = ferrocache_persistence::file::load_bytes(
+            let result = ferrocache_persistence::file::load_bytes_with_progress(
                 &s2.ks,
                 &data,
                 &ferrocache_commands::persist::load_options(&s2),
                 0,
+                &ps.loading_progress.loaded,
             );
+            ps.loading.store(false, Ordering::Release);
             *s2.replid.lock() = replid;
             *s2.replid2.lock() = "0".repeat(40);
             s2.repl.second_offset.store(-1, Ordering::Relaxed);
@@ -960,7 +973,7 @@ async fn follow(
         .map_err(|e| e.to_string())?;
         let stats = loaded.map_err(|e| format!("failed loading the RDB from master: {e}"))?;
         crate::notice!(
-            "MASTER <-> REPLICA sync: finished with success ({} keys)",
+            "Full sync from the master loaded ({} keys)",
             stats.keys_loaded
         );
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
