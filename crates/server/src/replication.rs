@@ -463,7 +463,7 @@ async fn stream_loop<S>(
             _ = shutdown.changed() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {
                 if acks && last_heard.elapsed() > timeout {
-                    crate::warning!("Disconnecting timedout replica: {}:{}", info.ip, info.port);
+                    crate::warning!("Replica {}:{} sent nothing within repl-timeout: disconnecting it", info.ip, info.port);
                     return;
                 }
                 continue;
@@ -681,7 +681,7 @@ async fn run_link(shared: Arc<Shared>, generation: u64) {
             .repl
             .link_state
             .store(LINK_CONNECTING, Ordering::Relaxed);
-        crate::notice!("Connecting to MASTER {}:{}", addr.host, addr.port);
+        crate::notice!("Connecting to the master {}:{}", addr.host, addr.port);
         let connected = tokio::time::timeout(
             repl_timeout(&shared),
             TcpStream::connect((addr.host.as_str(), addr.port)),
@@ -712,7 +712,7 @@ async fn run_link(shared: Arc<Shared>, generation: u64) {
                 shared.clients.unregister(id);
                 if let Err(e) = result {
                     crate::warning!(
-                        "MASTER <-> REPLICA link with {}:{}: {e}",
+                        "Replication link with the master {}:{} failed: {e}",
                         addr.host,
                         addr.port
                     );
@@ -998,7 +998,7 @@ async fn follow(
     r.link_state.store(LINK_CONNECTED, Ordering::Relaxed);
     r.down_since_ms.store(0, Ordering::Relaxed);
     r.last_io_ms.store(unix_ms(), Ordering::Relaxed);
-    crate::notice!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization or loaded the data set.");
+    crate::notice!("In sync with the master: the stream follows.");
     apply_stream(shared, generation, link, handle).await
 }
 
