@@ -463,7 +463,7 @@ async fn stream_loop<S>(
             _ = shutdown.changed() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {
                 if acks && last_heard.elapsed() > timeout {
-                    crate::warning!("Disconnecting timedout replica: {}:{}", info.ip, info.port);
+                    crate::warning!("Replica {}:{} sent nothing within repl-timeout: disconnecting it", info.ip, info.port);
                     return;
                 }
                 continue;
@@ -681,7 +681,7 @@ async fn run_link(shared: Arc<Shared>, generation: u64) {
             .repl
             .link_state
             .store(LINK_CONNECTING, Ordering::Relaxed);
-        crate::notice!("Connecting to MASTER {}:{}", addr.host, addr.port);
+        crate::notice!("Connecting to the master {}:{}", addr.host, addr.port);
         let connected = tokio::time::timeout(
             repl_timeout(&shared),
             TcpStream::connect((addr.host.as_str(), addr.port)),
@@ -712,7 +712,7 @@ async fn run_link(shared: Arc<Shared>, generation: u64) {
                 shared.clients.unregister(id);
                 if let Err(e) = result {
                     crate::warning!(
-                        "MASTER <-> REPLICA link with {}:{}: {e}",
+                        "Replication link with the master {}:{} failed: {e}",
                         addr.host,
                         addr.port
                     );
@@ -943,13 +943,26 @@ async fn follow(
         let replid = replid.to_string();
         let loaded = tokio::task::spawn_blocking(move || {
             let _apply = s2.repl.apply_lock.lock();
+            // Clients get -LOADING while the master's image replaces ours,
+            // as they do at start-up.
+            let ps = &s2.persist;
+            ps.loading_progress
+                .total
+                .store(data.len() as u64, Ordering::Relaxed);
+            ps.loading_started.store(
+                ferrocache_commands::context::unix_ms() / 1000,
+                Ordering::Relaxed,
+            );
+            ps.loading.store(true, Ordering::Release);
             drop(s2.ks.flush_all());
-            let result = ferrocache_persistence::file::load_bytes(
+            let result = ferrocache_persistence::file::load_bytes_with_progress(
                 &s2.ks,
                 &data,
                 &ferrocache_commands::persist::load_options(&s2),
                 0,
+                &ps.loading_progress.loaded,
             );
+            ps.loading.store(false, Ordering::Release);
             *s2.replid.lock() = replid;
             *s2.replid2.lock() = "0".repeat(40);
             s2.repl.second_offset.store(-1, Ordering::Relaxed);
@@ -960,7 +973,7 @@ async fn follow(
         .map_err(|e| e.to_string())?;
         let stats = loaded.map_err(|e| format!("failed loading the RDB from master: {e}"))?;
         crate::notice!(
-            "MASTER <-> REPLICA sync: finished with success ({} keys)",
+            "Full sync from the master loaded ({} keys)",
             stats.keys_loaded
         );
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
@@ -985,7 +998,7 @@ async fn follow(
     r.link_state.store(LINK_CONNECTED, Ordering::Relaxed);
     r.down_since_ms.store(0, Ordering::Relaxed);
     r.last_io_ms.store(unix_ms(), Ordering::Relaxed);
-    crate::notice!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization or loaded the data set.");
+    crate::notice!("In sync with the master: the stream follows.");
     apply_stream(shared, generation, link, handle).await
 }
 
