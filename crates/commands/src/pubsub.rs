@@ -706,11 +706,13 @@ fn cmd_publish(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// A master passes PUBLISH and SPUBLISH on to its replicas (not to the AOF), as Redis
-/// does outside cluster mode: their subscribers get the message too
-/// (Sentinel's hellos reach its links to the replicas that way) and the
-/// stream's offsets count it. Inside EXEC or a script it joins the open
-/// journal section (whose lock this thread holds).
+/// A master passes PUBLISH and SPUBLISH on to its replicas, as Redis does
+/// outside cluster mode: their subscribers get the message too (Sentinel's
+/// hellos reach its links to the replicas that way) and the stream's
+/// offsets count it. Alone it goes to the replication stream only, not the
+/// AOF. Inside EXEC or a script it joins the open journal section (whose
+/// lock this thread holds), so there it reaches the AOF as well, where
+/// Redis would leave it out; replaying it publishes to nobody.
 fn propagate_publish(ctx: &Ctx) {
     let shared = ctx.shared;
     if !shared.journal.is_on() || shared.repl.is_replica() {
