@@ -57,10 +57,13 @@ fn default_mode_invalidates_each_read_key_once() {
     same(&mut t.ours, &mut t.theirs, &["PING"]);
     // Expiry invalidates too.
     same(&mut t.ours, &mut t.theirs, &["GET", "short"]);
-    w.check(&["SET", "short", "1", "PX", "5"]);
+    // Long enough that the second read below happens before it expires,
+    // however slow the machine; both servers then delete it (lazily or
+    // actively) during the sleep or at the GET, and say so.
+    w.check(&["SET", "short", "1", "PX", "300"]);
     same(&mut t.ours, &mut t.theirs, &["PING"]);
     same(&mut t.ours, &mut t.theirs, &["GET", "short"]);
-    std::thread::sleep(std::time::Duration::from_millis(30));
+    std::thread::sleep(std::time::Duration::from_millis(500));
     w.check(&["GET", "short"]);
     same(&mut t.ours, &mut t.theirs, &["PING"]);
     // A flush tells everyone to drop everything.
