@@ -42,6 +42,8 @@ use std::sync::Arc;
 struct Record {
     db: usize,
     argv: Vec<Bytes>,
+    /// For replicas only, not the AOF (PUBLISH, as Redis propagates it).
+    repl_only: bool,
 }
 
 #[derive(Default)]
@@ -585,27 +587,36 @@ impl Journal {
             return;
         }
         let mut buf = BytesMut::new();
+        // The AOF's copy leaves out records meant for replicas only; while
+        // there are none it is `buf` itself.
+        let mut aof_buf: Option<BytesMut> = records.iter().any(|r| r.repl_only).then(BytesMut::new);
         let wrap = atomic || records.len() > 1;
+        let mut put = |bytes: &[&[u8]], repl_only: bool| {
+            encode(&mut buf, bytes);
+            if let (Some(a), false) = (aof_buf.as_mut(), repl_only) {
+                encode(a, bytes);
+            }
+        };
         for (i, r) in records.iter().enumerate() {
             if st.db != Some(r.db) {
-                encode(&mut buf, &[b"SELECT", r.db.to_string().as_bytes()]);
+                put(&[b"SELECT", r.db.to_string().as_bytes()], false);
                 st.db = Some(r.db);
             }
             if wrap && i == 0 {
-                encode(&mut buf, &[b"MULTI"]);
+                put(&[b"MULTI"], false);
             }
             let argv: Vec<&[u8]> = r.argv.iter().map(|a| &a[..]).collect();
-            encode(&mut buf, &argv);
+            put(&argv, r.repl_only);
         }
         if wrap {
-            encode(&mut buf, &[b"EXEC"]);
+            put(&[b"EXEC"], false);
         }
         // The AOF writer only waits on an empty buffer and takes all of it
         // when it wakes: one wake-up per batch, not one per write.
         let wake_writer = match st.aof.as_mut() {
             Some(aof) => {
                 let was_empty = aof.is_empty();
-                aof.extend_from_slice(&buf);
+                aof.extend_from_slice(aof_buf.as_ref().unwrap_or(&buf));
                 was_empty
             }
             None => false,
@@ -648,9 +659,23 @@ pub fn when_unlocked(f: Box<dyn FnOnce()>) {
 
 /// Records one command of the open section (no-op without one).
 pub fn record(db: usize, argv: Vec<Bytes>) {
+    push_record(db, argv, false);
+}
+
+/// Records a command of the open section for replicas only (PUBLISH inside
+/// EXEC or a script: the AOF leaves it out, as Redis's does).
+pub fn record_for_replicas(db: usize, argv: Vec<Bytes>) {
+    push_record(db, argv, true);
+}
+
+fn push_record(db: usize, argv: Vec<Bytes>, repl_only: bool) {
     SECTION.with(|s| {
         if let Some(records) = s.borrow_mut().as_mut() {
-            records.push(Record { db, argv });
+            records.push(Record {
+                db,
+                argv,
+                repl_only,
+            });
         }
     });
 }
@@ -750,6 +775,23 @@ mod tests {
             b"*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n*1\r\n$4\r\nEXEC\r\n"
         );
         assert!(!in_section());
+        // A record for replicas only stays out of the AOF's copy.
+        {
+            let _s = j.open(true).expect("section");
+            record_for_replicas(
+                3,
+                vec![Bytes::from_static(b"PUBLISH"), Bytes::from_static(b"c")],
+            );
+            record(
+                3,
+                vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"k")],
+            );
+        }
+        let (bytes, _) = j.take_aof();
+        assert_eq!(
+            &bytes[..],
+            b"*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n*1\r\n$4\r\nEXEC\r\n"
+        );
     }
 
     fn set_k(j: &Journal) {

@@ -709,17 +709,16 @@ fn cmd_publish(ctx: &mut Ctx) -> CmdResult {
 /// A master passes PUBLISH and SPUBLISH on to its replicas, as Redis does
 /// outside cluster mode: their subscribers get the message too (Sentinel's
 /// hellos reach its links to the replicas that way) and the stream's
-/// offsets count it. Alone it goes to the replication stream only, not the
-/// AOF. Inside EXEC or a script it joins the open journal section (whose
-/// lock this thread holds), so there it reaches the AOF as well, where
-/// Redis would leave it out; replaying it publishes to nobody.
+/// offsets count it. It goes to the replication stream only, not the AOF;
+/// inside EXEC or a script it joins the open journal section (whose lock
+/// this thread holds) as a record for replicas only.
 fn propagate_publish(ctx: &Ctx) {
     let shared = ctx.shared;
     if !shared.journal.is_on() || shared.repl.is_replica() {
         return;
     }
     if crate::journal::in_section() {
-        crate::journal::record(ctx.session.db, ctx.args.to_vec());
+        crate::journal::record_for_replicas(ctx.session.db, ctx.args.to_vec());
         return;
     }
     if !shared.journal.backlog_info().active && shared.journal.feeds() == 0 {
