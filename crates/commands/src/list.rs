@@ -652,9 +652,12 @@ fn ready_list<'l>(locked: &'l mut Locked<'_>, db: usize, key: &[u8]) -> Option<&
     }
 }
 
-/// BLPOP and BRPOP: one element from one end, answered as `[key, element]`.
+/// A blocked list pop: BLPOP/BRPOP (`count` None: one element, answered as
+/// `[key, element]`, journaled as `LPOP key`) or BLMPOP (up to `count`,
+/// answered as `[key, [elements]]`, journaled as `LPOP key n`).
 struct ListPop {
     end: End,
+    count: Option<usize>,
 }
 
 impl BlockedOp for ListPop {
@@ -669,56 +672,31 @@ impl BlockedOp for ListPop {
         key: &Bytes,
         reply: &mut Encoder<'_>,
     ) -> Attempt {
-        let Some(item) = ready_list(locked, cx.db, key).and_then(|l| l.pop(self.end)) else {
-            return Attempt::NotReady;
-        };
-        locked.dirty(1);
-        cx.notify(class::LIST, pop_event(self.end), key);
-        drop_if_empty_served(cx, locked, key);
-        cx.propagate(&[pop_command(self.end), key]);
-        reply.array(2);
-        reply.bulk(key);
-        reply.bulk(&item);
-        Attempt::Answered
-    }
-
-    fn timeout_reply(&self, reply: &mut Encoder<'_>) {
-        reply.null_array();
-    }
-}
-
-/// BLMPOP: up to `count` elements from one end, as `[key, [elements]]`.
-struct ListMultiPop {
-    end: End,
-    count: usize,
-}
-
-impl BlockedOp for ListMultiPop {
-    fn accepts(&self, value: &Value) -> bool {
-        matches!(value, Value::List(_))
-    }
-
-    fn serve(
-        &self,
-        cx: &ServeCtx,
-        locked: &mut Locked<'_>,
-        key: &Bytes,
-        reply: &mut Encoder<'_>,
-    ) -> Attempt {
         let Some(l) = ready_list(locked, cx.db, key) else {
             return Attempt::NotReady;
         };
-        let n = self.count.min(l.len());
+        let n = self.count.unwrap_or(1).min(l.len());
         let items: Vec<Box<[u8]>> = (0..n).filter_map(|_| l.pop(self.end)).collect();
         locked.dirty(n as u64);
         cx.notify(class::LIST, pop_event(self.end), key);
         drop_if_empty_served(cx, locked, key);
-        cx.propagate(&[pop_command(self.end), key, n.to_string().as_bytes()]);
         reply.array(2);
         reply.bulk(key);
-        reply.array(items.len());
-        for i in &items {
-            reply.bulk(i);
+        match self.count {
+            None => {
+                cx.propagate(&[pop_command(self.end), key]);
+                match items.first() {
+                    Some(i) => reply.bulk(i),
+                    None => reply.null(),
+                }
+            }
+            Some(_) => {
+                cx.propagate(&[pop_command(self.end), key, n.to_string().as_bytes()]);
+                reply.array(items.len());
+                for i in &items {
+                    reply.bulk(i);
+                }
+            }
         }
         Attempt::Answered
     }
@@ -807,7 +785,13 @@ fn bpop(ctx: &mut Ctx, end: End) -> CmdResult {
     let locked = ctx
         .ks()
         .lock_many(keys.iter().map(|k| (db, k.as_ref())), ctx.now_ms);
-    serve_or_block(ctx, locked, keys, deadline, Box::new(ListPop { end }))
+    serve_or_block(
+        ctx,
+        locked,
+        keys,
+        deadline,
+        Box::new(ListPop { end, count: None }),
+    )
 }
 
 fn cmd_blpop(ctx: &mut Ctx) -> CmdResult {
@@ -863,6 +847,9 @@ fn cmd_blmpop(ctx: &mut Ctx) -> CmdResult {
         locked,
         keys,
         deadline,
-        Box::new(ListMultiPop { end, count }),
+        Box::new(ListPop {
+            end,
+            count: Some(count),
+        }),
     )
 }
