@@ -3,7 +3,7 @@
 //! `cargo bench --bench keyspace`
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use ferrocache_store::{Keyspace, StrValue, Value};
+use ferrocache_store::{Keyspace, StrRef, StrValue, Value};
 use std::time::Duration;
 
 const KEYS: u64 = 100_000;
@@ -40,7 +40,7 @@ fn keyspace(c: &mut Criterion) {
             let k = &keys[i];
             let mut l = ks.lock(0, k, NOW);
             let e = l.get(0, k).expect("loaded key");
-            black_box(e.value.as_str().map(|s| s.len()));
+            black_box(e.value().as_str().map(|s| s.len()));
         })
     });
     g.bench_function("get_miss", |b| {
@@ -77,8 +77,8 @@ fn keyspace(c: &mut Criterion) {
         b.iter(|| {
             let mut l = ks.lock(0, counter, NOW);
             let e = l.get_mut(0, counter).expect("counter");
-            let n = e.value.as_str().and_then(StrValue::as_i64).unwrap_or(0);
-            e.value = Value::Str(StrValue::Int(n.wrapping_add(1)));
+            let n = e.value().as_str().and_then(StrRef::as_i64).unwrap_or(0);
+            e.set_value(Value::Str(StrValue::Int(n.wrapping_add(1))));
             l.dirty(1);
             black_box(n);
         })

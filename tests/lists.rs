@@ -404,8 +404,8 @@ fn packed(p: &Pair, key: &str) -> Option<bool> {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let mut l = p.fc.shared().ks.lock(0, key.as_bytes(), now);
-    match &l.get(0, key.as_bytes())?.value {
-        ferrocache_store::Value::List(list) => Some(list.is_packed()),
+    match l.get(0, key.as_bytes())?.value() {
+        ferrocache_store::ValueRef::List(list) => Some(list.is_packed()),
         _ => None,
     }
 }

@@ -18,7 +18,7 @@ fn ours(p: &Pair, key: &str) -> Option<(String, Option<u64>)> {
     let ks = &p.fc.shared().ks;
     let mut l = ks.lock(0, key.as_bytes(), now_ms());
     l.get(0, key.as_bytes())
-        .map(|e| (e.value.encoding_name().to_string(), e.expire_at()))
+        .map(|e| (e.value().encoding_name().to_string(), e.expire_at()))
 }
 
 /// Redis's OBJECT ENCODING of `key`, without the RESP framing.

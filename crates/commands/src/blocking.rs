@@ -46,7 +46,7 @@ use crate::context::{CmdError, Ctx, Shared};
 use crate::errors;
 use bytes::{Bytes, BytesMut};
 use ferrocache_protocol::{Encoder, Protocol};
-use ferrocache_store::{Locked, Value};
+use ferrocache_store::{Locked, ValueRef};
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -95,7 +95,7 @@ pub trait BlockedOp: Send + Sync {
     /// True if a value of this type is what the operation takes from (a
     /// list for BLPOP, a sorted set for BZPOPMIN). When the command runs, a
     /// key holding anything else is WRONGTYPE; once blocked, it is skipped.
-    fn accepts(&self, value: &Value) -> bool;
+    fn accepts(&self, value: ValueRef<'_>) -> bool;
 
     /// Checks made when the command runs, after a key with data is found
     /// and before it is served (BLMOVE: the destination's type).
@@ -332,7 +332,7 @@ pub fn serve_or_block(
     for key in keys {
         match locked.get(db, key) {
             None => continue,
-            Some(e) if !op.accepts(&e.value) => return Err(errors::WRONGTYPE.into()),
+            Some(e) if !op.accepts(e.value()) => return Err(errors::WRONGTYPE.into()),
             Some(_) => {}
         }
         op.precheck(db, &mut locked)?;

@@ -124,17 +124,16 @@ fn cmd_debug(ctx: &mut Ctx) -> CmdResult {
         let Some(entry) = locked.get(db, &key) else {
             return Err(errors::NO_SUCH_KEY.into());
         };
-        let enc = entry.value.encoding_name();
-        let len = match &entry.value {
-            ferrocache_store::Value::Str(s) => s.len(),
-            #[allow(unreachable_patterns)]
-            _ => entry.value.heap_size(),
+        let enc = entry.value().encoding_name();
+        let len = match entry.value() {
+            ferrocache_store::ValueRef::Str(s) => s.len(),
+            other => other.heap_size(),
         };
         let addr = entry as *const _ as usize;
         // Lists add their quicklist figures, as Redis does: the layout
         // Redis would give the list under the current fill.
-        let ql = match &entry.value {
-            ferrocache_store::Value::List(l) => {
+        let ql = match entry.value() {
+            ferrocache_store::ValueRef::List(l) => {
                 let fill = ferrocache_store::list::clamp_fill(
                     ctx.shared.tuning.list_fill.load(Ordering::Relaxed),
                 );

@@ -13,7 +13,7 @@ use crate::context::{CmdError, CmdResult, Ctx, Shared};
 use crate::errors;
 use crate::notify::class;
 use crate::table::{command, container, flags::*, keys, Command, Group, NO_KEYS};
-use ferrocache_store::{StrValue, Value, ValueType};
+use ferrocache_store::{StrRef, ValueRef, ValueType};
 use std::sync::atomic::Ordering;
 
 const G: Group = Group::Generic;
@@ -435,7 +435,7 @@ fn cmd_type(ctx: &mut Ctx) -> CmdResult {
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
     let name = locked
         .peek(db, key)
-        .map(|e| e.value.value_type().name())
+        .map(|e| e.value().value_type().name())
         .unwrap_or("none");
     drop(locked);
     ctx.reply().simple(name);
@@ -786,7 +786,7 @@ fn cmd_copy(ctx: &mut Ctx) -> CmdResult {
         ctx.reply().int(0);
         return Ok(());
     };
-    let (value, expire_at) = (entry.value.clone(), entry.expire_at());
+    let (value, expire_at) = (entry.value().to_value(), entry.expire_at());
     if locked.get(dst_db, dst).is_some() {
         if !replace {
             drop(locked);
@@ -863,7 +863,7 @@ fn object_lookup<T>(
 }
 
 fn cmd_object_encoding(ctx: &mut Ctx) -> CmdResult {
-    if let Some(name) = object_lookup(ctx, |_, e| e.value.encoding_name()) {
+    if let Some(name) = object_lookup(ctx, |_, e| e.value().encoding_name()) {
         ctx.reply().bulk(name.as_bytes());
     }
     Ok(())
@@ -901,7 +901,8 @@ fn cmd_object_idletime(ctx: &mut Ctx) -> CmdResult {
 /// shared objects report a reference count of `INT_MAX`.
 fn cmd_object_refcount(ctx: &mut Ctx) -> CmdResult {
     let small_int = object_lookup(ctx, |_, e| {
-        !e.is_copy() && matches!(e.value, Value::Str(StrValue::Int(n)) if (0..10_000).contains(&n))
+        !e.is_copy()
+            && matches!(e.value(), ValueRef::Str(StrRef::Int(n)) if (0..10_000).contains(&n))
     });
     let Some(small_int) = small_int else {
         return Ok(());

@@ -23,7 +23,7 @@ use crate::table::{command, flags::*, keys, Command, Group};
 use bytes::Bytes;
 use ferrocache_store::hash::Limits;
 use ferrocache_store::value::parse_int_exact;
-use ferrocache_store::{Entry, Hash, Locked, Value};
+use ferrocache_store::{Entry, Hash, Locked, Value, ValueRef};
 use std::sync::atomic::Ordering;
 
 const G: Group = Group::Hash;
@@ -68,8 +68,8 @@ fn limits(ctx: &Ctx) -> Limits {
 
 /// The hash held by an entry, or WRONGTYPE.
 pub fn as_hash(entry: &Entry) -> Result<&Hash, CmdError> {
-    match &entry.value {
-        Value::Hash(h) => Ok(h),
+    match entry.value() {
+        ValueRef::Hash(h) => Ok(h),
         _ => Err(errors::WRONGTYPE.into()),
     }
 }
@@ -93,7 +93,7 @@ fn write_hash<R>(
 ) -> Result<R, CmdError> {
     match locked.get_mut(db, key) {
         Some(e) => {
-            let Value::Hash(h) = &mut e.value else {
+            let Some(Value::Hash(h)) = e.value_mut() else {
                 return Err(errors::WRONGTYPE.into());
             };
             let r = f(h);

@@ -18,7 +18,7 @@ use crate::table::{command, flags::*, keys, keys_counted, Command, Group};
 use bytes::Bytes;
 use ferrocache_protocol::Encoder;
 use ferrocache_store::list::{End, List, NodeLimit};
-use ferrocache_store::{Entry, Locked, Value};
+use ferrocache_store::{Entry, Locked, Value, ValueRef};
 
 pub static COMMANDS: &[Command] = &[
     command("lpush", -3, WRITE | DENYOOM | FAST, keys(1, 1, 1), Group::List, "1.0.0",
@@ -98,15 +98,15 @@ fn pop_command(end: End) -> &'static [u8] {
 
 /// The list held by an entry, or WRONGTYPE.
 fn as_list(entry: &Entry) -> Result<&List, CmdError> {
-    match &entry.value {
-        Value::List(l) => Ok(l),
+    match entry.value() {
+        ValueRef::List(l) => Ok(l),
         _ => Err(errors::WRONGTYPE.into()),
     }
 }
 
 fn as_list_mut(entry: &mut Entry) -> Result<&mut List, CmdError> {
-    match &mut entry.value {
-        Value::List(l) => Ok(l),
+    match entry.value_mut() {
+        Some(Value::List(l)) => Ok(l),
         _ => Err(errors::WRONGTYPE.into()),
     }
 }
@@ -127,7 +127,7 @@ fn list_mut<'l>(
 /// collections).
 /// Deletes a list its command emptied, with the `del` notification.
 fn drop_if_empty(ctx: &Ctx, locked: &mut Locked<'_>, db: usize, key: &[u8]) {
-    let empty = matches!(locked.peek(db, key), Some(e) if matches!(&e.value, Value::List(l) if l.is_empty()));
+    let empty = matches!(locked.peek(db, key), Some(e) if matches!(e.value(), ValueRef::List(l) if l.is_empty()));
     if empty {
         locked.remove(db, key);
         ctx.notify_db(class::GENERIC, "del", db, key);
@@ -637,7 +637,7 @@ fn cmd_lmpop(ctx: &mut Ctx) -> CmdResult {
 /// Deletes a list emptied while serving a blocked client, with the `del`
 /// notification.
 fn drop_if_empty_served(cx: &ServeCtx, locked: &mut Locked<'_>, key: &[u8]) {
-    let empty = matches!(locked.peek(cx.db, key), Some(e) if matches!(&e.value, Value::List(l) if l.is_empty()));
+    let empty = matches!(locked.peek(cx.db, key), Some(e) if matches!(e.value(), ValueRef::List(l) if l.is_empty()));
     if empty {
         locked.remove(cx.db, key);
         cx.notify(class::GENERIC, "del", key);
@@ -646,7 +646,7 @@ fn drop_if_empty_served(cx: &ServeCtx, locked: &mut Locked<'_>, key: &[u8]) {
 
 /// The non-empty list at `key`, if that is what it holds.
 fn ready_list<'l>(locked: &'l mut Locked<'_>, db: usize, key: &[u8]) -> Option<&'l mut List> {
-    match locked.get_mut(db, key).map(|e| &mut e.value) {
+    match locked.get_mut(db, key).and_then(|e| e.value_mut()) {
         Some(Value::List(l)) if !l.is_empty() => Some(l),
         _ => None,
     }
@@ -661,8 +661,8 @@ struct ListPop {
 }
 
 impl BlockedOp for ListPop {
-    fn accepts(&self, value: &Value) -> bool {
-        matches!(value, Value::List(_))
+    fn accepts(&self, value: ValueRef<'_>) -> bool {
+        matches!(value, ValueRef::List(_))
     }
 
     fn serve(
@@ -716,8 +716,8 @@ struct ListMove {
 }
 
 impl BlockedOp for ListMove {
-    fn accepts(&self, value: &Value) -> bool {
-        matches!(value, Value::List(_))
+    fn accepts(&self, value: ValueRef<'_>) -> bool {
+        matches!(value, ValueRef::List(_))
     }
 
     /// The destination's type is checked before anything is popped.

@@ -83,9 +83,12 @@ static SUBS: &[Command] = &[
     ),
 ];
 
-/// Bytes an entry costs beyond its value's heap: the entry itself (one
-/// allocation, rounded to the allocator's size class) and its table slot.
-const ENTRY_OVERHEAD: usize = 80 + 8;
+/// Bytes a key costs besides what its entry owns: its slot in the shard's
+/// table.
+const SLOT_BYTES: usize = 8;
+/// Bytes of bookkeeping per key that MEMORY STATS reports as the main
+/// table's overhead: the slot, and the entry's header and length bytes.
+const KEY_OVERHEAD: usize = SLOT_BYTES + 8;
 
 fn cmd_memory_usage(ctx: &mut Ctx) -> CmdResult {
     // SAMPLES is accepted for compatibility; the estimate is exact.
@@ -100,10 +103,7 @@ fn cmd_memory_usage(ctx: &mut Ctx) -> CmdResult {
     }
     let (db, key) = (ctx.db(), ctx.arg(2));
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
-    let size = locked.peek(db, key).map(|e| {
-        let inline_key = if key.len() <= 24 { 0 } else { key.len() };
-        ENTRY_OVERHEAD + inline_key + e.value.heap_size()
-    });
+    let size = locked.peek(db, key).map(|e| SLOT_BYTES + e.memory());
     drop(locked);
     match size {
         Some(n) => ctx.reply().int(n as i64),
@@ -129,7 +129,7 @@ fn cmd_memory_stats(ctx: &mut Ctx) -> CmdResult {
             (k > 0).then_some((db, k, v))
         })
         .collect();
-    let overhead: usize = per_db.iter().map(|(_, k, _)| k * ENTRY_OVERHEAD).sum();
+    let overhead: usize = per_db.iter().map(|(_, k, _)| k * KEY_OVERHEAD).sum();
     let dataset = (used as usize).saturating_sub(overhead);
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let mut r = ctx.reply();
@@ -152,7 +152,7 @@ fn cmd_memory_stats(ctx: &mut Ctx) -> CmdResult {
         r.bulk(format!("db.{db}").as_bytes());
         r.map(2);
         r.bulk(b"overhead.hashtable.main");
-        r.int((k * ENTRY_OVERHEAD) as i64);
+        r.int((k * KEY_OVERHEAD) as i64);
         r.bulk(b"overhead.hashtable.expires");
         r.int((v * 16) as i64);
     }

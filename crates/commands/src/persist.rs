@@ -627,7 +627,7 @@ fn cmd_dump(ctx: &mut Ctx) -> CmdResult {
     let mut locked = ctx.ks().lock(db, &key, ctx.now_ms);
     let payload = locked
         .get(db, &key)
-        .map(|e| dump_payload(&e.value, compression));
+        .map(|e| dump_payload(e.value(), compression));
     drop(locked);
     match payload {
         Some(p) => ctx.reply().bulk(&p),
@@ -710,7 +710,7 @@ fn cmd_restore(ctx: &mut Ctx) -> CmdResult {
     locked.insert(db, &key, value, expire_at);
     if let Some(access) = ks.restored_access(now, idle, freq) {
         if let Some(e) = locked.get_mut(db, &key) {
-            e.access = access;
+            e.set_access(access);
         }
     }
     locked.dirty(1);

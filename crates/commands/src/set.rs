@@ -21,7 +21,7 @@ use crate::notify::class;
 use crate::string::lookup_read;
 use crate::table::{command, flags::*, keys, keys_counted, Command, Group};
 use bytes::Bytes;
-use ferrocache_store::{Locked, Set, Value};
+use ferrocache_store::{Locked, Set, Value, ValueRef};
 use std::sync::atomic::Ordering;
 
 const G: Group = Group::Set;
@@ -62,9 +62,9 @@ fn max_intset(ctx: &Ctx) -> usize {
         .load(Ordering::Relaxed) as usize
 }
 
-fn as_set(v: &Value) -> Result<&Set, CmdError> {
+fn as_set(v: ValueRef<'_>) -> Result<&Set, CmdError> {
     match v {
-        Value::Set(s) => Ok(s),
+        ValueRef::Set(s) => Ok(s),
         _ => Err(errors::WRONGTYPE.into()),
     }
 }
@@ -75,7 +75,7 @@ fn read_set<'l>(
     key: &[u8],
 ) -> Result<Option<&'l Set>, CmdError> {
     lookup_read(locked, db, key)
-        .map(|e| as_set(&e.value))
+        .map(|e| as_set(e.value()))
         .transpose()
 }
 
@@ -89,7 +89,7 @@ fn write_set<R>(
 ) -> Result<R, CmdError> {
     match locked.get_mut(db, key) {
         Some(e) => {
-            let Value::Set(s) = &mut e.value else {
+            let Some(Value::Set(s)) = e.value_mut() else {
                 return Err(errors::WRONGTYPE.into());
             };
             let r = f(s);
@@ -229,7 +229,7 @@ fn cmd_spop(ctx: &mut Ctx) -> CmdResult {
         }
         return Ok(());
     };
-    let Value::Set(s) = &mut e.value else {
+    let Some(Value::Set(s)) = e.value_mut() else {
         return Err(errors::WRONGTYPE.into());
     };
     let popped: Vec<Bytes> = match count {
@@ -349,9 +349,9 @@ fn cmd_smove(ctx: &mut Ctx) -> CmdResult {
         ctx.reply().int(0);
         return Ok(());
     };
-    let src_has = as_set(&se.value)?.contains(m);
+    let src_has = as_set(se.value())?.contains(m);
     if let Some(de) = locked.get(db, dst) {
-        as_set(&de.value)?;
+        as_set(de.value())?;
     }
     if src == dst || !src_has {
         drop(locked);
@@ -402,7 +402,7 @@ fn compute(
     let mut sizes: Vec<Option<usize>> = Vec::with_capacity(keys.len());
     for k in keys {
         sizes.push(match locked.get(db, k) {
-            Some(e) => Some(as_set(&e.value)?.len()),
+            Some(e) => Some(as_set(e.value())?.len()),
             None => None,
         });
     }
@@ -464,7 +464,7 @@ fn compute(
 /// The set at `keys[i]`, if that key holds one.
 fn set_at<'l>(locked: &'l mut Locked<'_>, db: usize, keys: &[Bytes], i: usize) -> Option<&'l Set> {
     let k = keys.get(i)?;
-    locked.get(db, k).and_then(|e| as_set(&e.value).ok())
+    locked.get(db, k).and_then(|e| as_set(e.value()).ok())
 }
 
 fn reply_generic(ctx: &mut Ctx, op: Op) -> CmdResult {

@@ -51,7 +51,7 @@ use crate::notify::class;
 use crate::table::{command, flags::*, keys, sort_store_keys, Command, Group};
 use bytes::Bytes;
 use ferrocache_store::list::{End, List};
-use ferrocache_store::{Locked, Value};
+use ferrocache_store::{Locked, Value, ValueRef};
 use std::cmp::Ordering;
 
 pub static COMMANDS: &[Command] = &[
@@ -228,9 +228,9 @@ impl<'a> Pattern<'a> {
         key.extend_from_slice(elem);
         key.extend_from_slice(suffix);
         let entry = crate::string::lookup_read(locked, db, &key)?;
-        match (&entry.value, field) {
-            (Value::Str(s), None) => Some(s.to_vec()),
-            (Value::Hash(h), Some(f)) => h.get(f).map(<[u8]>::to_vec),
+        match (entry.value(), field) {
+            (ValueRef::Str(s), None) => Some(s.to_vec()),
+            (ValueRef::Hash(h), Some(f)) => h.get(f).map(<[u8]>::to_vec),
             _ => None,
         }
     }
@@ -455,16 +455,16 @@ fn sort(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     // Redis turns a listpack sorted set into a skiplist to sort it, and
     // leaves it so (OBJECT ENCODING shows it afterwards).
     if let Some(e) = locked.get_mut_unsignalled(db, key) {
-        if let Value::ZSet(z) = &mut e.value {
+        if let Some(Value::ZSet(z)) = e.value_mut() {
             z.convert_to_skiplist();
         }
     }
     let source = match crate::string::lookup_read(&mut locked, db, key) {
         None => Source::List(Vec::new()),
-        Some(e) => match &e.value {
+        Some(e) => match e.value() {
             // Unsorted, a list gives its LIMIT window straight away, read
             // from the tail for DESC: only that part is copied.
-            Value::List(l) if o.dont_sort => {
+            ValueRef::List(l) if o.dont_sort => {
                 let v = match window(l.len(), o.limit) {
                     None => Vec::new(),
                     Some((s, take)) if o.desc => l
@@ -478,15 +478,15 @@ fn sort(ctx: &mut Ctx, readonly: bool) -> CmdResult {
                 };
                 Source::Window(v)
             }
-            Value::List(l) => Source::List(l.iter().map(<[u8]>::to_vec).collect()),
-            Value::Set(s) => {
+            ValueRef::List(l) => Source::List(l.iter().map(<[u8]>::to_vec).collect()),
+            ValueRef::Set(s) => {
                 let mut v = Vec::with_capacity(s.len());
                 s.for_each(|m| v.push(m.to_vec()));
                 Source::Set(v)
             }
             // Unsorted, a sorted set keeps its order (from the highest
             // score for DESC) and gives its LIMIT window straight away.
-            Value::ZSet(z) if o.dont_sort => {
+            ValueRef::ZSet(z) if o.dont_sort => {
                 let len = z.len();
                 let v = match window(len, o.limit) {
                     None => Vec::new(),
@@ -497,7 +497,7 @@ fn sort(ctx: &mut Ctx, readonly: bool) -> CmdResult {
             }
             // Sorted, its members sort like a list's (their order is
             // fixed, so nothing needs forcing for STORE or scripts).
-            Value::ZSet(z) => {
+            ValueRef::ZSet(z) => {
                 Source::List(z.to_vec().into_iter().map(|(m, _)| m.to_vec()).collect())
             }
             _ => return Err(errors::WRONGTYPE.into()),

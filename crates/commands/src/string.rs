@@ -23,7 +23,7 @@ use crate::errors;
 use crate::notify::class;
 use crate::table::{command, flags::*, keys, Command, Group};
 use bytes::Bytes;
-use ferrocache_store::{Entry, Locked, StrValue, Value};
+use ferrocache_store::{Entry, Locked, StrRef, StrValue, Value};
 use std::sync::atomic::Ordering;
 
 const G: Group = Group::String;
@@ -91,20 +91,32 @@ pub fn lookup_read<'l>(locked: &'l mut Locked<'_>, db: usize, key: &[u8]) -> Opt
 }
 
 /// The string held by an entry, or WRONGTYPE.
-pub fn as_string(entry: &Entry) -> Result<&StrValue, CmdError> {
+pub fn as_string(entry: &Entry) -> Result<StrRef<'_>, CmdError> {
     entry
-        .value
+        .value()
         .as_str()
         .ok_or(CmdError::from(errors::WRONGTYPE))
 }
 
-/// The bytes of a string value as a cheap handle (a reference count for
-/// stored bytes, a formatted copy for integers).
-pub fn str_bytes(s: &StrValue) -> Bytes {
-    match s {
-        StrValue::Int(_) => Bytes::from(s.to_vec()),
-        StrValue::Bytes { data, .. } => data.clone(),
+/// The bytes of the string held by an entry as an owned handle, or
+/// WRONGTYPE: a reference count when the string has a buffer of its own (the
+/// long ones and those built in place), a copy of a short inline string or
+/// of an integer's digits.
+pub fn string_bytes(entry: &Entry) -> Result<Bytes, CmdError> {
+    match entry.as_object() {
+        Some(Value::Str(StrValue::Bytes { data, .. })) => Ok(data.clone()),
+        _ => Ok(as_string(entry)?.to_bytes()),
     }
+}
+
+/// The bytes of the string held by an entry about to be replaced by an
+/// edited copy, or WRONGTYPE; a buffer of its own is taken without a copy
+/// when nothing else shares it.
+fn take_string(e: &mut Entry) -> Result<Vec<u8>, CmdError> {
+    if let Some(Value::Str(s)) = e.value_mut() {
+        return Ok(take_vec(s));
+    }
+    Ok(as_string(e)?.to_vec())
 }
 
 /// Takes the bytes out of a value about to be replaced by an edited copy,
@@ -118,12 +130,12 @@ fn take_vec(s: &mut StrValue) -> Vec<u8> {
 
 /// Writes the value of a string entry (or null) as a bulk reply; the
 /// common part of GET, GETSET, GETDEL and SET ... GET.
-fn reply_str(ctx: &mut Ctx, s: Option<&StrValue>) {
+fn reply_str(ctx: &mut Ctx, s: Option<StrRef<'_>>) {
     let mut r = ferrocache_protocol::Encoder::new(ctx.out, ctx.session.proto);
     match s {
         None => r.null(),
-        Some(StrValue::Int(n)) => r.bulk_i64(*n),
-        Some(StrValue::Bytes { data, .. }) => r.bulk(data),
+        Some(StrRef::Int(n)) => r.bulk_i64(n),
+        Some(StrRef::Bytes { data, .. }) => r.bulk(data),
     }
 }
 
@@ -355,7 +367,7 @@ fn cmd_getex(ctx: &mut Ctx) -> CmdResult {
         ctx.reply().null();
         return Ok(());
     };
-    let value = str_bytes(as_string(entry)?);
+    let value = string_bytes(entry)?;
     let expire = opts
         .expire
         .map(|(k, a)| expire_at_ms(k, a, ctx.now_ms, "getex").map(|at| (k, at)))
@@ -404,7 +416,7 @@ fn cmd_getdel(ctx: &mut Ctx) -> CmdResult {
         ctx.reply().null();
         return Ok(());
     };
-    let value = str_bytes(as_string(entry)?);
+    let value = string_bytes(entry)?;
     locked.remove(db, key);
     locked.dirty(1);
     drop(locked);
@@ -436,7 +448,7 @@ fn cmd_mget(ctx: &mut Ctx) -> CmdResult {
     ctx.reply().array(keys.len());
     for k in keys {
         // A key of another type reads as null, not as an error.
-        let s = lookup_read(&mut locked, db, k).and_then(|e| e.value.as_str());
+        let s = lookup_read(&mut locked, db, k).and_then(|e| e.value().as_str());
         reply_str(ctx, s);
     }
     Ok(())
@@ -507,16 +519,13 @@ fn cmd_append(ctx: &mut Ctx) -> CmdResult {
             tail.len()
         }
         Some(e) => {
-            let Some(s) = e.value.as_str_mut() else {
-                return Err(errors::WRONGTYPE.into());
-            };
-            if s.len() as u64 + tail.len() as u64 > max {
+            if as_string(e)?.len() as u64 + tail.len() as u64 > max {
                 return Err(errors::STRING_TOO_LONG.into());
             }
-            let mut data = take_vec(s);
+            let mut data = take_string(e)?;
             data.extend_from_slice(tail);
             let len = data.len();
-            *s = StrValue::raw(data);
+            e.set_value(Value::Str(StrValue::raw(data)));
             len
         }
     };
@@ -553,14 +562,13 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> CmdResult {
             by
         }
         Some(e) => {
-            let Some(s) = e.value.as_str_mut() else {
-                return Err(errors::WRONGTYPE.into());
-            };
-            let old = s.as_i64().ok_or(CmdError::from(errors::NOT_INTEGER))?;
+            let old = as_string(e)?
+                .as_i64()
+                .ok_or(CmdError::from(errors::NOT_INTEGER))?;
             let n = old
                 .checked_add(by)
                 .ok_or(CmdError::from(errors::OVERFLOW))?;
-            *s = StrValue::Int(n);
+            e.set_value(Value::Str(StrValue::Int(n)));
             n
         }
     };
@@ -599,8 +607,8 @@ fn cmd_incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let current = match locked.get(db, key) {
         None => ld::Parsed::Finite(ld::Ld::ZERO),
         Some(e) => match as_string(e)? {
-            StrValue::Int(n) => ld::Parsed::Finite(ld::Ld::from_i64(*n)),
-            StrValue::Bytes { data, .. } => ld::parse(data).ok_or_else(not_float)?,
+            StrRef::Int(n) => ld::Parsed::Finite(ld::Ld::from_i64(n)),
+            StrRef::Bytes { data, .. } => ld::parse(data).ok_or_else(not_float)?,
         },
     };
     let incr = ld::parse(ctx.arg(2)).ok_or_else(not_float)?;
@@ -654,7 +662,7 @@ fn cmd_getrange(ctx: &mut Ctx) -> CmdResult {
         ctx.reply().bulk(b"");
         return Ok(());
     };
-    let data = str_bytes(as_string(entry)?);
+    let data = string_bytes(entry)?;
     drop(locked);
     let len = data.len() as i64;
     let slice = if start < 0 && end < 0 && start > end {
@@ -702,20 +710,18 @@ fn cmd_setrange(ctx: &mut Ctx) -> CmdResult {
             }
         }
         Some(e) => {
-            let Some(s) = e.value.as_str_mut() else {
-                return Err(errors::WRONGTYPE.into());
-            };
+            let current = as_string(e)?.len();
             if patch.is_empty() {
-                s.len()
+                current
             } else {
                 let end = fits(offset)?;
-                let mut data = take_vec(s);
+                let mut data = take_string(e)?;
                 if data.len() < end {
                     data.resize(end, 0);
                 }
                 data[offset as usize..end].copy_from_slice(patch);
                 let len = data.len();
-                *s = StrValue::raw(data);
+                e.set_value(Value::Str(StrValue::raw(data)));
                 locked.dirty(1);
                 ctx.notify(class::STRING, "setrange", key);
                 len
@@ -748,10 +754,8 @@ fn cmd_lcs(ctx: &mut Ctx) -> CmdResult {
     let mut fetch = |k: &[u8]| -> Result<Bytes, CmdError> {
         match lookup_read(&mut locked, db, k) {
             None => Ok(Bytes::new()),
-            Some(e) => match e.value.as_str() {
-                Some(s) => Ok(str_bytes(s)),
-                None => Err(errors::LCS_NOT_STRINGS.into()),
-            },
+            Some(e) if e.value().as_str().is_some() => string_bytes(e),
+            Some(_) => Err(errors::LCS_NOT_STRINGS.into()),
         }
     };
     let a = fetch(ka);
@@ -920,10 +924,7 @@ fn bit_target(
     match locked.get_mut(db, key) {
         None => Ok((vec![0u8; need], true)),
         Some(e) => {
-            let Some(s) = e.value.as_str_mut() else {
-                return Err(errors::WRONGTYPE.into());
-            };
-            let mut data = take_vec(s);
+            let mut data = take_string(e)?;
             let grown = data.len() < need;
             if grown {
                 data.resize(need, 0);
@@ -1017,7 +1018,7 @@ fn cmd_bitcount(ctx: &mut Ctx) -> CmdResult {
         ctx.reply().int(0);
         return Ok(());
     };
-    let data = str_bytes(as_string(entry)?);
+    let data = string_bytes(entry)?;
     drop(locked);
     let argc = ctx.args.len();
     let bits = if argc == 2 {
@@ -1073,7 +1074,7 @@ fn cmd_bitpos(ctx: &mut Ctx) -> CmdResult {
         ctx.reply().int(if bit == 1 { -1 } else { 0 });
         return Ok(());
     };
-    let data = str_bytes(as_string(entry)?);
+    let data = string_bytes(entry)?;
     drop(locked);
     let argc = ctx.args.len();
     let len = data.len() as i64;
@@ -1180,7 +1181,7 @@ fn cmd_bitop(ctx: &mut Ctx) -> CmdResult {
     for k in srckeys {
         srcs.push(match lookup_read(&mut locked, db, k) {
             None => Bytes::new(),
-            Some(e) => str_bytes(as_string(e)?),
+            Some(e) => string_bytes(e)?,
         });
     }
     let maxlen = srcs.iter().map(|s| s.len()).max().unwrap_or(0);
@@ -1429,7 +1430,7 @@ fn bitfield(ctx: &mut Ctx, ro: bool) -> CmdResult {
         // Only reads: a missing key reads as zeros.
         let data = match lookup_read(&mut locked, db, key) {
             None => Bytes::new(),
-            Some(e) => str_bytes(as_string(e)?),
+            Some(e) => string_bytes(e)?,
         };
         drop(locked);
         let mut r = ctx.reply();

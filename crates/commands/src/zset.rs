@@ -33,7 +33,7 @@ use crate::table::{command, flags::*, keys, keys_counted, keys_dest_counted, Com
 use bytes::Bytes;
 use ferrocache_protocol::Encoder;
 use ferrocache_store::zset::{LexBound, LexRange, Limits, ScoreRange};
-use ferrocache_store::{Entry, Locked, Value, Zset};
+use ferrocache_store::{Entry, Locked, Value, ValueRef, Zset};
 use std::sync::atomic::Ordering;
 
 const G: Group = Group::SortedSet;
@@ -96,8 +96,8 @@ pub fn limits(ctx: &Ctx) -> Limits {
 
 /// The sorted set held by an entry, or WRONGTYPE.
 pub fn as_zset(entry: &Entry) -> Result<&Zset, CmdError> {
-    match &entry.value {
-        Value::ZSet(z) => Ok(z),
+    match entry.value() {
+        ValueRef::ZSet(z) => Ok(z),
         _ => Err(errors::WRONGTYPE.into()),
     }
 }
@@ -117,8 +117,8 @@ fn zset_mut<'l>(
 ) -> Result<Option<&'l mut Zset>, CmdError> {
     match locked.get_mut(db, key) {
         None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::ZSet(z) => Ok(Some(z)),
+        Some(e) => match e.value_mut() {
+            Some(Value::ZSet(z)) => Ok(Some(z)),
             _ => Err(errors::WRONGTYPE.into()),
         },
     }
@@ -126,7 +126,7 @@ fn zset_mut<'l>(
 
 /// Deletes `key` if its sorted set was emptied, with the `del` event.
 fn drop_if_empty(shared: &Shared, locked: &mut Locked<'_>, db: usize, key: &[u8]) {
-    let empty = matches!(locked.get(db, key), Some(e) if matches!(&e.value, Value::ZSet(z) if z.is_empty()));
+    let empty = matches!(locked.get(db, key), Some(e) if matches!(e.value(), ValueRef::ZSet(z) if z.is_empty()));
     if empty {
         locked.remove(db, key);
         shared.pubsub.notify(class::GENERIC, "del", db, key);
@@ -414,7 +414,7 @@ fn zadd_generic(ctx: &mut Ctx, mut f: AddFlags) -> CmdResult {
         ctx.notify(class::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
     }
     // Never leave an empty sorted set behind (a new key nothing was added to).
-    if matches!(locked.get(db, key), Some(e) if matches!(&e.value, Value::ZSet(z) if z.is_empty()))
+    if matches!(locked.get(db, key), Some(e) if matches!(e.value(), ValueRef::ZSet(z) if z.is_empty()))
     {
         locked.remove(db, key);
     }
@@ -1106,8 +1106,8 @@ struct BlockedPop {
 }
 
 impl crate::blocking::BlockedOp for BlockedPop {
-    fn accepts(&self, value: &Value) -> bool {
-        matches!(value, Value::ZSet(_))
+    fn accepts(&self, value: ValueRef<'_>) -> bool {
+        matches!(value, ValueRef::ZSet(_))
     }
 
     fn serve(
@@ -1309,10 +1309,10 @@ struct Source {
 }
 
 fn source_of(entry: Option<&Entry>) -> Result<Vec<(Bytes, f64)>, CmdError> {
-    Ok(match entry.map(|e| &e.value) {
+    Ok(match entry.map(|e| e.value()) {
         None => Vec::new(),
-        Some(Value::ZSet(z)) => z.to_vec(),
-        Some(Value::Set(s)) => s.members().into_iter().map(|m| (m, 1.0)).collect(),
+        Some(ValueRef::ZSet(z)) => z.to_vec(),
+        Some(ValueRef::Set(s)) => s.members().into_iter().map(|m| (m, 1.0)).collect(),
         Some(_) => return Err(errors::WRONGTYPE.into()),
     })
 }

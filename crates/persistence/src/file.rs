@@ -93,7 +93,7 @@ pub fn write_capture<W: std::io::Write>(
         w.select_db(db, count, volatile)?;
         for shard in 0..SHARDS_PER_DB {
             for e in ks.snapshot_shard(cap, db, shard) {
-                w.entry(e.key(), &e.value, e.expire_at())?;
+                w.entry(e.key(), e.value(), e.expire_at())?;
                 keys += 1;
             }
         }
@@ -192,7 +192,7 @@ pub fn load_bytes_with_progress(
         }
         if let Some(access) = ks.restored_access(now_ms, rec.idle_secs, rec.freq) {
             if let Some(e) = l.get_mut(rec.db, &rec.key) {
-                e.access = access;
+                e.set_access(access);
             }
         }
         stats.keys_loaded += 1;

@@ -44,7 +44,7 @@ use bytes::{Bytes, BytesMut};
 use ferrocache_commands::clients::ClientHandle;
 use ferrocache_commands::{Session, Shared};
 use ferrocache_protocol::{DecodeLimits, RequestDecoder};
-use ferrocache_store::{StrValue, Value};
+use ferrocache_store::ValueRef;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -759,12 +759,9 @@ fn rewrite(shared: &Arc<Shared>, o: &mut Open) {
         .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
 }
 
-/// One key as the rewrite captured it.
-struct Captured {
-    key: Bytes,
-    value: Value,
-    expire_at: Option<u64>,
-}
+/// One key as the rewrite captured it: a copy of its entry (one
+/// allocation holding key, value and expiry).
+type Captured = ferrocache_store::Entry;
 
 /// Switches to a new incremental file and captures the dataset at that
 /// point of the stream, then writes the new base file and manifest.
@@ -809,11 +806,6 @@ fn rewrite_now(shared: &Arc<Shared>, o: &mut Open) -> io::Result<()> {
                         (0..ferrocache_store::SHARDS_PER_DB)
                             .flat_map(|shard| shared.ks.snapshot_shard(&cap, db, shard))
                             .filter(|e| !e.is_expired(now))
-                            .map(|e| Captured {
-                                key: Bytes::copy_from_slice(e.key()),
-                                expire_at: e.expire_at(),
-                                value: e.value,
-                            })
                             .collect()
                     })
                     .collect();
@@ -918,11 +910,7 @@ fn capture_db(shared: &Shared, db: usize, now: u64) -> Vec<Captured> {
             if e.is_expired(now) {
                 continue;
             }
-            out.push(Captured {
-                key: Bytes::copy_from_slice(e.key()),
-                value: e.value.clone(),
-                expire_at: e.expire_at(),
-            });
+            out.push(e.clone());
         }
     }
     out
@@ -942,10 +930,10 @@ fn write_base_rdb(shared: &Shared, path: &Path, dbs: &[Vec<Captured>]) -> io::Re
         if keys.is_empty() {
             continue;
         }
-        let volatile = keys.iter().filter(|c| c.expire_at.is_some()).count();
+        let volatile = keys.iter().filter(|c| c.has_expiry()).count();
         w.select_db(db, keys.len(), volatile)?;
         for c in keys {
-            w.entry(&c.key, &c.value, c.expire_at)?;
+            w.entry(c.key(), c.value(), c.expire_at())?;
         }
     }
     let size = w.written() + 8;
@@ -976,16 +964,12 @@ fn write_base(path: &Path, dbs: &[Vec<Captured>]) -> io::Result<u64> {
         }
         emit(&mut w, &[b"SELECT", db.to_string().as_bytes()])?;
         for c in keys {
-            let key = &c.key[..];
-            match &c.value {
-                Value::Str(s) => {
-                    let text = match s {
-                        StrValue::Int(n) => Bytes::from(n.to_string()),
-                        StrValue::Bytes { data, .. } => data.clone(),
-                    };
-                    emit(&mut w, &[b"SET", key, &text])?;
+            let key = c.key();
+            match c.value() {
+                ValueRef::Str(s) => {
+                    s.with_bytes(|text| emit(&mut w, &[b"SET", key, text]))?;
                 }
-                Value::List(l) => {
+                ValueRef::List(l) => {
                     let items: Vec<&[u8]> = l.iter().collect();
                     for batch in items.chunks(ITEMS_PER_COMMAND) {
                         let mut argv: Vec<&[u8]> = vec![b"RPUSH", key];
@@ -993,7 +977,7 @@ fn write_base(path: &Path, dbs: &[Vec<Captured>]) -> io::Result<u64> {
                         emit(&mut w, &argv)?;
                     }
                 }
-                Value::Set(s) => {
+                ValueRef::Set(s) => {
                     let members = s.members();
                     for batch in members.chunks(ITEMS_PER_COMMAND) {
                         let mut argv: Vec<&[u8]> = vec![b"SADD", key];
@@ -1001,7 +985,7 @@ fn write_base(path: &Path, dbs: &[Vec<Captured>]) -> io::Result<u64> {
                         emit(&mut w, &argv)?;
                     }
                 }
-                Value::Hash(h) => {
+                ValueRef::Hash(h) => {
                     let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
                     for batch in pairs.chunks(ITEMS_PER_COMMAND) {
                         let mut argv: Vec<&[u8]> = vec![b"HMSET", key];
@@ -1012,7 +996,7 @@ fn write_base(path: &Path, dbs: &[Vec<Captured>]) -> io::Result<u64> {
                         emit(&mut w, &argv)?;
                     }
                 }
-                Value::ZSet(z) => {
+                ValueRef::ZSet(z) => {
                     // Scores as `%.17g`, which reads back to the same double.
                     let pairs: Vec<(Bytes, Bytes)> = z
                         .to_vec()
@@ -1029,7 +1013,7 @@ fn write_base(path: &Path, dbs: &[Vec<Captured>]) -> io::Result<u64> {
                     }
                 }
             }
-            if let Some(at) = c.expire_at {
+            if let Some(at) = c.expire_at() {
                 emit(&mut w, &[b"PEXPIREAT", key, at.to_string().as_bytes()])?;
             }
         }

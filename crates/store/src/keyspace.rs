@@ -21,8 +21,8 @@
 
 use crate::blocked::BlockedKeys;
 use crate::counter::Counter;
+use crate::entry::Entry;
 use crate::glob::glob_match;
-use crate::key::KeyBytes;
 use crate::value::{Value, ValueType};
 use crate::watch::Watches;
 use bytes::Bytes;
@@ -42,64 +42,6 @@ pub const SHARDS_PER_DB: usize = 1 << SHARD_BITS;
 #[inline]
 fn shard_bits(hash: u64) -> usize {
     (hash >> 32) as usize & (SHARDS_PER_DB - 1)
-}
-
-/// One key and its value. Fields that carry invariants (the expiry, counted
-/// per shard) are reached through methods.
-#[derive(Clone, Debug)]
-pub struct Entry {
-    /// The key's own copy of its bytes, inline when short.
-    key: KeyBytes,
-    pub value: Value,
-    /// Absolute expiry in Unix milliseconds; [`NO_EXPIRY`] for persistent
-    /// keys (a sentinel rather than an `Option`, which would cost 8 bytes).
-    expire_at: u64,
-    /// Redis's 24-bit access field. Under an LRU policy (or none) it is the
-    /// LRU clock of the last access, in seconds modulo 2^24; under an LFU
-    /// policy the high 16 bits are the minute of the last decay and the low 8
-    /// bits the logarithmic access counter. See [`lru_clock`] and
-    /// [`lfu_touch`].
-    pub access: u32,
-    /// The value was duplicated by COPY. Redis shares one object among every
-    /// key holding a small integer, except for copies, which get a private
-    /// object; OBJECT REFCOUNT shows the difference. A new value (insert,
-    /// `set_value`) clears it.
-    copied: bool,
-}
-
-impl Entry {
-    #[inline]
-    pub fn key(&self) -> &[u8] {
-        self.key.as_bytes()
-    }
-
-    pub fn expire_at(&self) -> Option<u64> {
-        (self.expire_at != NO_EXPIRY).then_some(self.expire_at)
-    }
-
-    fn has_expiry(&self) -> bool {
-        self.expire_at != NO_EXPIRY
-    }
-
-    pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at <= now_ms
-    }
-}
-
-/// The `expire_at` of a key without a TTL.
-const NO_EXPIRY: u64 = u64::MAX;
-
-/// Stored form of an optional expiry; a real deadline never equals the
-/// sentinel (u64::MAX ms is 584 million years away).
-fn expiry_field(at: Option<u64>) -> u64 {
-    at.map_or(NO_EXPIRY, |t| t.min(NO_EXPIRY - 1))
-}
-
-impl Entry {
-    /// True if the value is a private duplicate made by COPY.
-    pub fn is_copy(&self) -> bool {
-        self.copied
-    }
 }
 
 /// Largest value of the 24-bit LRU clock; the clock wraps after it (about
@@ -213,9 +155,10 @@ pub trait KeyspaceObserver: Send + Sync {
 /// One shard: a hash table of entries plus the counters INFO needs.
 #[derive(Default)]
 pub struct Shard {
-    /// Entries are boxed: a slot is then 8 bytes, and the table's empty
-    /// slots (up to half of them just after it grows) cost little.
-    table: HashTable<Box<Entry>>,
+    /// An entry is a thin pointer to its block: a slot is 8 bytes, and the
+    /// table's empty slots (up to half of them just after it grows) cost
+    /// little.
+    table: HashTable<Entry>,
     volatile: usize,
     /// Bucket where the active expiry cycle resumes.
     expire_cursor: usize,
@@ -238,7 +181,7 @@ impl Shard {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.table.iter().map(|e| &**e)
+        self.table.iter()
     }
 }
 
@@ -262,8 +205,8 @@ pub struct Capture {
 }
 
 impl Capture {
-    fn store(&self, idx: usize, table: &HashTable<Box<Entry>>) {
-        let copy: Vec<Entry> = table.iter().map(|e| (**e).clone()).collect();
+    fn store(&self, idx: usize, table: &HashTable<Entry>) {
+        let copy: Vec<Entry> = table.iter().cloned().collect();
         *self.slots[idx].lock() = Some(copy);
     }
 }
@@ -482,7 +425,7 @@ impl Keyspace {
     /// OBJECT FREQ: the entry's decayed LFU counter.
     pub fn access_frequency(&self, entry: &Entry, now_ms: u64) -> u8 {
         lfu_decayed(
-            entry.access,
+            entry.access(),
             now_ms,
             self.access.decay_time.load(Ordering::Relaxed),
         )
@@ -490,7 +433,7 @@ impl Keyspace {
 
     /// OBJECT IDLETIME, in milliseconds.
     pub fn idle_ms(&self, entry: &Entry, now_ms: u64) -> u64 {
-        lru_idle_ms(entry.access, now_ms)
+        lru_idle_ms(entry.access(), now_ms)
     }
 
     pub fn databases(&self) -> usize {
@@ -723,7 +666,7 @@ impl Keyspace {
                     continue;
                 }
                 if let Some(t) = type_filter {
-                    if e.value.value_type() != t {
+                    if e.value().value_type() != t {
                         continue;
                     }
                 }
@@ -826,7 +769,7 @@ impl Keyspace {
                     if let Ok(occ) = s.table.get_bucket_entry(cursor) {
                         let (entry, _) = occ.remove();
                         s.volatile -= 1;
-                        expired.push(Bytes::from(entry.key.into_vec()));
+                        expired.push(Bytes::copy_from_slice(entry.key()));
                     }
                 }
                 cursor = (cursor + 1) % buckets;
@@ -864,7 +807,7 @@ fn random_entry(s: &Shard) -> Option<&Entry> {
         return None;
     }
     let start = fastrand::usize(..n);
-    (0..n).find_map(|i| s.table.get_bucket((start + i) % n).map(|e| &**e))
+    (0..n).find_map(|i| s.table.get_bucket((start + i) % n))
 }
 
 enum Guards<'a> {
@@ -984,7 +927,7 @@ impl<'a> Locked<'a> {
     /// past its deadline is removed and reported as expired, except on a
     /// replica, where it stays (the master will send DEL) but reads treat it
     /// as missing.
-    fn find_live(&mut self, db: usize, key: &[u8]) -> Option<&mut Box<Entry>> {
+    fn find_live(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let hash = self.ks.hash(key);
         let idx = db * SHARDS_PER_DB + shard_bits(hash);
         let now = self.now;
@@ -999,7 +942,7 @@ impl<'a> Locked<'a> {
         if ks.may_reap() {
             let (entry, _) = occ.remove();
             *volatile -= 1;
-            ks.report_expired(db, &mut vec![Bytes::from(entry.key.into_vec())]);
+            ks.report_expired(db, &mut vec![Bytes::copy_from_slice(entry.key())]);
         }
         None
     }
@@ -1028,7 +971,7 @@ impl<'a> Locked<'a> {
         let now = self.now;
         let ks = self.ks;
         let e = self.peek_mut(db, key)?;
-        e.access = ks.touched_access(e.access, now);
+        e.set_access(ks.touched_access(e.access(), now));
         Some(e)
     }
 
@@ -1040,7 +983,7 @@ impl<'a> Locked<'a> {
     }
 
     fn peek_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        self.find_live(db, key).map(|e| &mut **e)
+        self.find_live(db, key)
     }
 
     /// True if `key` exists (and has not expired). Does not count as an
@@ -1064,24 +1007,20 @@ impl<'a> Locked<'a> {
 
     /// A new entry with a fresh access field.
     fn new_entry(&self, key: &[u8], value: Value, expire_at: Option<u64>, copied: bool) -> Entry {
-        Entry {
-            key: KeyBytes::new(key),
+        Entry::new(
+            key,
             value,
-            expire_at: expiry_field(expire_at),
-            access: self.ks.fresh_access(self.now),
+            expire_at,
+            self.ks.fresh_access(self.now),
             copied,
-        }
+        )
     }
 
     /// Inserts `old`'s value, expiry and access history under `key` (RENAME,
     /// MOVE: the same object changes name or database), returning the entry
     /// it replaces.
     pub fn insert_moved(&mut self, db: usize, key: &[u8], old: Entry) -> Option<Entry> {
-        let entry = Entry {
-            key: KeyBytes::new(key),
-            ..old
-        };
-        self.insert_entry(db, entry, false)
+        self.insert_entry(db, old.renamed(key), false)
     }
 
     /// Inserts a copy of `value` (COPY): a new object with a fresh access
@@ -1116,9 +1055,9 @@ impl<'a> Locked<'a> {
         match shard.table.find_entry(hash, |e| e.key() == entry.key()) {
             Ok(mut occ) => {
                 if inherit_lfu && ks.lfu() {
-                    entry.access = ks.touched_access(occ.get().access, now);
+                    entry.set_access(ks.touched_access(occ.get().access(), now));
                 }
-                let old = std::mem::replace(&mut **occ.get_mut(), entry);
+                let old = std::mem::replace(occ.get_mut(), entry);
                 if old.has_expiry() {
                     shard.volatile -= 1;
                 }
@@ -1127,7 +1066,7 @@ impl<'a> Locked<'a> {
             Err(_) => {
                 let created = shard
                     .table
-                    .insert_unique(hash, Box::new(entry), |e| hasher.hash_one(e.key()));
+                    .insert_unique(hash, entry, |e| hasher.hash_one(e.key()));
                 if ks.notify_new.load(Ordering::Relaxed) {
                     let key = created.get().key();
                     if let Some(obs) = ks.observer.read().as_ref() {
@@ -1145,8 +1084,7 @@ impl<'a> Locked<'a> {
         let ks = self.ks;
         match self.get_mut(db, key) {
             Some(e) => {
-                e.value = value;
-                e.copied = false;
+                e.set_value(value);
                 ks.blocked.signal(db, key);
             }
             None => {
@@ -1175,10 +1113,10 @@ impl<'a> Locked<'a> {
             *volatile -= 1;
         }
         if expired {
-            ks.report_expired(db, &mut vec![Bytes::from(entry.key.into_vec())]);
+            ks.report_expired(db, &mut vec![Bytes::copy_from_slice(entry.key())]);
             return None;
         }
-        Some(*entry)
+        Some(entry)
     }
 
     /// Sets or clears the expiry of an existing key. Returns false if the key
@@ -1189,7 +1127,7 @@ impl<'a> Locked<'a> {
             return false;
         };
         let before = e.has_expiry();
-        e.expire_at = expiry_field(expire_at);
+        e.set_expire_at(expire_at);
         let hash = self.ks.hash(key);
         let shard = self.shard(self.ks_index(db, hash));
         match (before, expire_at.is_some()) {
@@ -1359,23 +1297,23 @@ mod tests {
         let ks = Keyspace::new(1);
         let mut l = ks.lock(0, b"k", 5_000);
         l.insert(0, b"k", Value::string(b"v"), None);
-        assert_eq!(l.peek(0, b"k").map(|e| e.access), Some(lru_clock(5_000)));
+        assert_eq!(l.peek(0, b"k").map(|e| e.access()), Some(lru_clock(5_000)));
         drop(l);
         let mut l = ks.lock(0, b"k", 9_000);
         assert!(l.contains(0, b"k"));
-        assert_eq!(l.peek(0, b"k").map(|e| e.access), Some(lru_clock(5_000)));
+        assert_eq!(l.peek(0, b"k").map(|e| e.access()), Some(lru_clock(5_000)));
         assert!(l.get(0, b"k").is_some());
-        assert_eq!(l.peek(0, b"k").map(|e| e.access), Some(lru_clock(9_000)));
+        assert_eq!(l.peek(0, b"k").map(|e| e.access()), Some(lru_clock(9_000)));
         // A renamed entry keeps its history; a copy starts afresh.
         let old = l.remove(0, b"k").expect("present");
         drop(l);
         let mut l = ks.lock_many([(0, &b"k2"[..]), (0, &b"k3"[..])], 20_000);
         l.insert_moved(0, b"k2", old);
-        assert_eq!(l.peek(0, b"k2").map(|e| e.access), Some(lru_clock(9_000)));
+        assert_eq!(l.peek(0, b"k2").map(|e| e.access()), Some(lru_clock(9_000)));
         l.insert_copy(0, b"k3", Value::string(b"1"), Some(50_000));
         let copy = l.peek(0, b"k3").expect("copied");
         assert!(copy.is_copy());
-        assert_eq!(copy.access, lru_clock(20_000));
+        assert_eq!(copy.access(), lru_clock(20_000));
         assert_eq!(copy.expire_at(), Some(50_000));
         drop(l);
         assert_eq!(ks.db_counts(0), (2, 1));
@@ -1429,7 +1367,7 @@ mod tests {
         for db in 0..2 {
             for shard in 0..SHARDS_PER_DB {
                 for e in ks.snapshot_shard(&cap, db, shard) {
-                    assert_eq!(e.value, Value::string(b"old"));
+                    assert_eq!(e.value().to_value(), Value::string(b"old"));
                     seen += 1;
                 }
             }

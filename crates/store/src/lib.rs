@@ -19,9 +19,9 @@
 pub mod alloc;
 pub mod blocked;
 pub mod counter;
+mod entry;
 pub mod glob;
 pub mod hash;
-mod key;
 mod keyspace;
 pub mod list;
 pub mod set;
@@ -30,14 +30,15 @@ pub mod watch;
 pub mod zset;
 
 pub use blocked::BlockedKeys;
+pub use entry::{Entry, INLINE_STR_MAX};
 pub use hash::Hash;
 pub use keyspace::set_master_context;
 pub use keyspace::{
     in_journal_section, lfu_decayed, lfu_log_incr, lfu_touch, lru_clock, lru_idle_ms,
-    set_journal_section, Capture, Entry, Keyspace, KeyspaceObserver, KeyspaceStats, Locked, Shard,
+    set_journal_section, Capture, Keyspace, KeyspaceObserver, KeyspaceStats, Locked, Shard,
     LFU_INIT_VAL, LRU_CLOCK_MAX, SHARDS_PER_DB,
 };
 pub use set::Set;
-pub use value::{StrValue, Value, ValueType};
+pub use value::{StrRef, StrValue, Value, ValueRef, ValueType};
 pub use watch::{WatchFlag, Watches};
 pub use zset::Zset;

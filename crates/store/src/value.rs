@@ -57,25 +57,12 @@ impl ValueType {
 
 impl Value {
     pub fn value_type(&self) -> ValueType {
-        match self {
-            Value::Str(_) => ValueType::String,
-            Value::List(_) => ValueType::List,
-            Value::Hash(_) => ValueType::Hash,
-            Value::Set(_) => ValueType::Set,
-            Value::ZSet(_) => ValueType::ZSet,
-        }
+        self.as_ref().value_type()
     }
 
     /// The encoding name OBJECT ENCODING reports.
     pub fn encoding_name(&self) -> &'static str {
-        match self {
-            Value::Str(s) => s.encoding_name(),
-            // Redis 7.0 reports every list as a quicklist.
-            Value::List(_) => "quicklist",
-            Value::Hash(h) => h.encoding_name(),
-            Value::Set(s) => s.encoding_name(),
-            Value::ZSet(z) => z.encoding_name(),
-        }
+        self.as_ref().encoding_name()
     }
 
     /// Builds a string value from client bytes, choosing the encoding Redis
@@ -101,12 +88,82 @@ impl Value {
     /// Approximate heap bytes owned by the value, for MEMORY USAGE and
     /// eviction bookkeeping.
     pub fn heap_size(&self) -> usize {
+        self.as_ref().heap_size()
+    }
+
+    /// A borrowed view, the form in which stored values are read.
+    pub fn as_ref(&self) -> ValueRef<'_> {
         match self {
-            Value::Str(s) => s.heap_size(),
-            Value::List(l) => std::mem::size_of::<crate::list::List>() + l.heap_size(),
-            Value::Hash(h) => h.heap_size(),
-            Value::Set(s) => s.heap_size(),
-            Value::ZSet(z) => z.heap_size(),
+            Value::Str(s) => ValueRef::Str(s.as_ref()),
+            Value::List(l) => ValueRef::List(l),
+            Value::Hash(h) => ValueRef::Hash(h),
+            Value::Set(s) => ValueRef::Set(s),
+            Value::ZSet(z) => ValueRef::ZSet(z),
+        }
+    }
+}
+
+/// A stored value, borrowed. Short strings are kept inside their key's
+/// entry as bytes rather than as a [`Value`], so reads see this view; the
+/// collections are borrowed as they are.
+#[derive(Clone, Copy, Debug)]
+pub enum ValueRef<'a> {
+    Str(StrRef<'a>),
+    List(&'a crate::list::List),
+    Hash(&'a crate::hash::Hash),
+    Set(&'a crate::set::Set),
+    ZSet(&'a crate::zset::Zset),
+}
+
+impl<'a> ValueRef<'a> {
+    pub fn value_type(self) -> ValueType {
+        match self {
+            ValueRef::Str(_) => ValueType::String,
+            ValueRef::List(_) => ValueType::List,
+            ValueRef::Hash(_) => ValueType::Hash,
+            ValueRef::Set(_) => ValueType::Set,
+            ValueRef::ZSet(_) => ValueType::ZSet,
+        }
+    }
+
+    /// The encoding name OBJECT ENCODING reports.
+    pub fn encoding_name(self) -> &'static str {
+        match self {
+            ValueRef::Str(s) => s.encoding_name(),
+            // Redis 7.0 reports every list as a quicklist.
+            ValueRef::List(_) => "quicklist",
+            ValueRef::Hash(h) => h.encoding_name(),
+            ValueRef::Set(s) => s.encoding_name(),
+            ValueRef::ZSet(z) => z.encoding_name(),
+        }
+    }
+
+    pub fn as_str(self) -> Option<StrRef<'a>> {
+        match self {
+            ValueRef::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Approximate heap bytes owned by the value, beyond its entry.
+    pub fn heap_size(self) -> usize {
+        match self {
+            ValueRef::Str(s) => s.heap_size(),
+            ValueRef::List(l) => std::mem::size_of::<crate::list::List>() + l.heap_size(),
+            ValueRef::Hash(h) => h.heap_size(),
+            ValueRef::Set(s) => s.heap_size(),
+            ValueRef::ZSet(z) => z.heap_size(),
+        }
+    }
+
+    /// An owned copy (collections are cloned).
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueRef::Str(s) => Value::Str(s.to_str_value()),
+            ValueRef::List(l) => Value::List(Box::new(l.clone())),
+            ValueRef::Hash(h) => Value::Hash(h.clone()),
+            ValueRef::Set(s) => Value::Set(s.clone()),
+            ValueRef::ZSet(z) => Value::ZSet(z.clone()),
         }
     }
 }
@@ -145,10 +202,59 @@ impl StrValue {
         }
     }
 
-    pub fn encoding_name(&self) -> &'static str {
+    /// A borrowed view.
+    pub fn as_ref(&self) -> StrRef<'_> {
         match self {
-            StrValue::Int(_) => "int",
-            StrValue::Bytes { data, raw } => {
+            StrValue::Int(n) => StrRef::Int(*n),
+            StrValue::Bytes { data, raw } => StrRef::Bytes { data, raw: *raw },
+        }
+    }
+
+    pub fn encoding_name(&self) -> &'static str {
+        self.as_ref().encoding_name()
+    }
+
+    pub fn len(&self) -> usize {
+        self.as_ref().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with the string's bytes, formatting integers on the stack.
+    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        self.as_ref().with_bytes(f)
+    }
+
+    /// The bytes as an owned vector (for in-place edits).
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.as_ref().to_vec()
+    }
+
+    /// The integer value if the string is one in Redis's strict sense.
+    pub fn as_i64(&self) -> Option<i64> {
+        self.as_ref().as_i64()
+    }
+
+    pub fn heap_size(&self) -> usize {
+        self.as_ref().heap_size()
+    }
+}
+
+/// A string value, borrowed: what [`StrValue`] holds, or the bytes of a
+/// string kept inline in its entry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StrRef<'a> {
+    Int(i64),
+    Bytes { data: &'a [u8], raw: bool },
+}
+
+impl<'a> StrRef<'a> {
+    pub fn encoding_name(self) -> &'static str {
+        match self {
+            StrRef::Int(_) => "int",
+            StrRef::Bytes { data, raw } => {
                 if !raw && data.len() <= EMBSTR_MAX {
                     "embstr"
                 } else {
@@ -158,46 +264,61 @@ impl StrValue {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub fn len(self) -> usize {
         match self {
-            StrValue::Int(n) => int_len(*n),
-            StrValue::Bytes { data, .. } => data.len(),
+            StrRef::Int(n) => int_len(n),
+            StrRef::Bytes { data, .. } => data.len(),
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub fn is_empty(self) -> bool {
         self.len() == 0
     }
 
     /// Calls `f` with the string's bytes, formatting integers on the stack.
-    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+    pub fn with_bytes<R>(self, f: impl FnOnce(&[u8]) -> R) -> R {
         match self {
-            StrValue::Int(n) => {
+            StrRef::Int(n) => {
                 let mut buf = [0u8; 20];
-                let s = fmt_int(*n, &mut buf);
-                f(s)
+                f(fmt_int(n, &mut buf))
             }
-            StrValue::Bytes { data, .. } => f(data),
+            StrRef::Bytes { data, .. } => f(data),
         }
     }
 
     /// The bytes as an owned vector (for in-place edits).
-    pub fn to_vec(&self) -> Vec<u8> {
+    pub fn to_vec(self) -> Vec<u8> {
         self.with_bytes(|b| b.to_vec())
     }
 
+    /// The bytes as an owned handle.
+    pub fn to_bytes(self) -> Bytes {
+        self.with_bytes(Bytes::copy_from_slice)
+    }
+
     /// The integer value if the string is one in Redis's strict sense.
-    pub fn as_i64(&self) -> Option<i64> {
+    pub fn as_i64(self) -> Option<i64> {
         match self {
-            StrValue::Int(n) => Some(*n),
-            StrValue::Bytes { data, .. } => parse_int_exact(data),
+            StrRef::Int(n) => Some(n),
+            StrRef::Bytes { data, .. } => parse_int_exact(data),
         }
     }
 
-    pub fn heap_size(&self) -> usize {
+    pub fn heap_size(self) -> usize {
         match self {
-            StrValue::Int(_) => 0,
-            StrValue::Bytes { data, .. } => data.len(),
+            StrRef::Int(_) => 0,
+            StrRef::Bytes { data, .. } => data.len(),
+        }
+    }
+
+    /// An owned copy, keeping the encoding.
+    pub fn to_str_value(self) -> StrValue {
+        match self {
+            StrRef::Int(n) => StrValue::Int(n),
+            StrRef::Bytes { data, raw } => StrValue::Bytes {
+                data: Bytes::copy_from_slice(data),
+                raw,
+            },
         }
     }
 }

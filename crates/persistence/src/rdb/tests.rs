@@ -89,10 +89,10 @@ fn write_values(vals: Vec<Sample>, compression: bool, checksum: bool) -> Vec<u8>
     w.aux("redis-bits", b"64").expect("vec");
     w.select_db(0, vals.len(), 1).expect("vec");
     for (k, v, e) in &vals {
-        w.entry(k, v, *e).expect("vec");
+        w.entry(k, v.as_ref(), *e).expect("vec");
     }
     w.select_db(3, 1, 0).expect("vec");
-    w.entry(b"other", &Value::string(b"db3"), None)
+    w.entry(b"other", Value::string(b"db3").as_ref(), None)
         .expect("vec");
     w.finish(checksum).expect("vec")
 }
@@ -144,7 +144,7 @@ fn zero_checksum_is_not_verified_and_a_wrong_one_is() {
 #[test]
 fn dump_payload_round_trips_and_checks_its_footer() {
     for (_, v, _) in sample_values() {
-        let p = dump_payload(&v, true);
+        let p = dump_payload(v.as_ref(), true);
         match parse_dump_payload(&p, &Options::default()) {
             Some(Ok(Loaded::Value(back))) => assert_eq!(back, v),
             other => panic!("{other:?}"),
@@ -187,7 +187,7 @@ fn sets_and_hashes_follow_the_configured_limits_on_load() {
     for i in 0..10 {
         ints.add(i.to_string().as_bytes(), 512);
     }
-    let p = dump_payload(&Value::Set(ints), false);
+    let p = dump_payload(Value::Set(ints).as_ref(), false);
     let opts = Options {
         max_intset: 5,
         list_limit: NodeLimit::default(),
@@ -205,7 +205,7 @@ fn sets_and_hashes_follow_the_configured_limits_on_load() {
     let mut h = Hash::new();
     h.set(b"a", b"1", Limits::default());
     h.set(b"b", b"2", Limits::default());
-    let p = dump_payload(&Value::Hash(h), false);
+    let p = dump_payload(Value::Hash(h).as_ref(), false);
     match parse_dump_payload(&p, &opts) {
         Some(Ok(Loaded::Value(v))) => assert_eq!(v.encoding_name(), "hashtable"),
         other => panic!("{other:?}"),

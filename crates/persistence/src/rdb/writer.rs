@@ -20,8 +20,8 @@
 use super::encoding::{intset_encode, ListpackWriter};
 use super::*;
 use crate::{crc64, lzf};
-use ferrocache_store::value::{parse_int_exact, StrValue};
-use ferrocache_store::{Hash, Value};
+use ferrocache_store::value::parse_int_exact;
+use ferrocache_store::{Hash, StrRef, ValueRef};
 use std::io::{self, Write};
 
 /// Largest listpack of a quicklist node, Redis's `list-max-listpack-size`
@@ -110,28 +110,28 @@ impl Enc {
     }
 
     /// The type byte that introduces `v`.
-    pub fn type_of(v: &Value) -> u8 {
+    pub fn type_of(v: ValueRef<'_>) -> u8 {
         match v {
-            Value::Str(_) => TYPE_STRING,
-            Value::List(_) => TYPE_LIST_QUICKLIST_2,
-            Value::Set(s) if s.is_intset() => TYPE_SET_INTSET,
-            Value::Set(_) => TYPE_SET,
-            Value::Hash(h) if h.is_listpack() => TYPE_HASH_LISTPACK,
-            Value::Hash(_) => TYPE_HASH,
+            ValueRef::Str(_) => TYPE_STRING,
+            ValueRef::List(_) => TYPE_LIST_QUICKLIST_2,
+            ValueRef::Set(s) if s.is_intset() => TYPE_SET_INTSET,
+            ValueRef::Set(_) => TYPE_SET,
+            ValueRef::Hash(h) if h.is_listpack() => TYPE_HASH_LISTPACK,
+            ValueRef::Hash(_) => TYPE_HASH,
             // A listpack of member, score pairs in score order while small;
             // else a count, then member and 8-byte little-endian score,
             // highest score first as Redis writes it.
-            Value::ZSet(z) if z.is_listpack() => TYPE_ZSET_LISTPACK,
-            Value::ZSet(_) => TYPE_ZSET_2,
+            ValueRef::ZSet(z) if z.is_listpack() => TYPE_ZSET_LISTPACK,
+            ValueRef::ZSet(_) => TYPE_ZSET_2,
         }
     }
 
     /// The value body (without its type byte).
-    pub fn value(&mut self, v: &Value) {
+    pub fn value(&mut self, v: ValueRef<'_>) {
         match v {
-            Value::Str(StrValue::Int(n)) => self.int_string(*n),
-            Value::Str(StrValue::Bytes { data, .. }) => self.string(data),
-            Value::List(l) => {
+            ValueRef::Str(StrRef::Int(n)) => self.int_string(n),
+            ValueRef::Str(StrRef::Bytes { data, .. }) => self.string(data),
+            ValueRef::List(l) => {
                 // Nodes are counted after they are built, so they go to a
                 // side buffer first.
                 let mut nodes: Vec<Vec<u8>> = Vec::new();
@@ -151,14 +151,14 @@ impl Enc {
                     self.string(&n);
                 }
             }
-            Value::Set(s) => match s.ints() {
+            ValueRef::Set(s) => match s.ints() {
                 Some(v) => self.string(&intset_encode(&v)),
                 None => {
                     self.len(s.len() as u64);
                     s.for_each(|m| self.string(m));
                 }
             },
-            Value::Hash(h) => match h {
+            ValueRef::Hash(h) => match h {
                 Hash::Listpack(_) => {
                     let mut lp = ListpackWriter::new();
                     for (f, v) in h.iter() {
@@ -175,7 +175,7 @@ impl Enc {
                     }
                 }
             },
-            Value::ZSet(z) => {
+            ValueRef::ZSet(z) => {
                 let items = z.to_vec();
                 if z.is_listpack() {
                     let mut lp = ListpackWriter::new();
@@ -211,7 +211,7 @@ fn score_text(s: f64) -> String {
 
 /// DUMP's payload: type byte, value, the format version (2 bytes, little
 /// endian) and a CRC-64 of all that (8 bytes, little endian).
-pub fn dump_payload(v: &Value, compression: bool) -> Vec<u8> {
+pub fn dump_payload(v: ValueRef<'_>, compression: bool) -> Vec<u8> {
     let mut e = Enc::new(compression);
     e.byte(Enc::type_of(v));
     e.value(v);
@@ -279,7 +279,12 @@ impl<W: Write> FileWriter<W> {
         self.maybe_flush()
     }
 
-    pub fn entry(&mut self, key: &[u8], value: &Value, expire_at: Option<u64>) -> io::Result<()> {
+    pub fn entry(
+        &mut self,
+        key: &[u8],
+        value: ValueRef<'_>,
+        expire_at: Option<u64>,
+    ) -> io::Result<()> {
         if let Some(at) = expire_at {
             self.enc.byte(OP_EXPIRETIME_MS);
             self.enc.buf.extend_from_slice(&at.to_le_bytes());
