@@ -9,7 +9,15 @@ use ferrocache_store::alloc::CountingAlloc;
 use std::process::ExitCode;
 
 #[global_allocator]
-static GLOBAL: CountingAlloc<mimalloc::MiMalloc> = CountingAlloc(mimalloc::MiMalloc);
+static GLOBAL: CountingAlloc<mimalloc::MiMalloc> =
+    CountingAlloc::with_usable_size(mimalloc::MiMalloc, mimalloc_usable_size);
+
+/// The size class of a block mimalloc handed out.
+fn mimalloc_usable_size(p: *const u8) -> usize {
+    // SAFETY: the counting allocator passes only blocks mimalloc allocated
+    // and has not freed yet.
+    unsafe { mimalloc::MiMalloc.usable_size(p) }
+}
 
 /// A multi-threaded, Redis-compatible in-memory cache server.
 ///

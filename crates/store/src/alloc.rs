@@ -40,38 +40,70 @@ fn slot() -> &'static AtomicIsize {
 }
 
 /// Wraps an allocator `A` and counts the bytes it has handed out.
-pub struct CountingAlloc<A>(pub A);
+pub struct CountingAlloc<A> {
+    inner: A,
+    /// The usable size of a block `inner` allocated; `None` counts the
+    /// sizes requested instead.
+    usable: Option<fn(*const u8) -> usize>,
+}
+
+impl<A> CountingAlloc<A> {
+    /// Counts the sizes requested.
+    pub const fn new(inner: A) -> CountingAlloc<A> {
+        CountingAlloc {
+            inner,
+            usable: None,
+        }
+    }
+
+    /// Counts what each block really occupies, its size class included, as
+    /// `usable` reports it for a block `inner` allocated. Redis counts its
+    /// allocator's usable sizes too, so `used_memory` compares like for like.
+    pub const fn with_usable_size(inner: A, usable: fn(*const u8) -> usize) -> CountingAlloc<A> {
+        CountingAlloc {
+            inner,
+            usable: Some(usable),
+        }
+    }
+
+    #[inline]
+    fn size_of(&self, ptr: *const u8, requested: usize) -> isize {
+        match self.usable {
+            Some(f) => f(ptr) as isize,
+            None => requested as isize,
+        }
+    }
+}
 
 unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         INSTALLED.store(true, Ordering::Relaxed);
-        let p = unsafe { self.0.alloc(layout) };
+        let p = unsafe { self.inner.alloc(layout) };
         if !p.is_null() {
-            slot().fetch_add(layout.size() as isize, Ordering::Relaxed);
+            slot().fetch_add(self.size_of(p, layout.size()), Ordering::Relaxed);
         }
         p
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { self.0.alloc_zeroed(layout) };
+        let p = unsafe { self.inner.alloc_zeroed(layout) };
         if !p.is_null() {
-            slot().fetch_add(layout.size() as isize, Ordering::Relaxed);
+            slot().fetch_add(self.size_of(p, layout.size()), Ordering::Relaxed);
         }
         p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { self.0.dealloc(ptr, layout) };
-        slot().fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        let size = self.size_of(ptr, layout.size());
+        unsafe { self.inner.dealloc(ptr, layout) };
+        slot().fetch_sub(size, Ordering::Relaxed);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { self.0.realloc(ptr, layout, new_size) };
+        let old = self.size_of(ptr, layout.size());
+        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            slot().fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
+            slot().fetch_add(self.size_of(p, new_size) - old, Ordering::Relaxed);
         }
         p
     }
