@@ -10,13 +10,12 @@ use std::process::ExitCode;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc<mimalloc::MiMalloc> =
-    CountingAlloc::with_usable_size(mimalloc::MiMalloc, mimalloc_usable_size);
+    CountingAlloc::with_size_classes(mimalloc::MiMalloc, mimalloc_size_class);
 
-/// The size class of a block mimalloc handed out.
-fn mimalloc_usable_size(p: *const u8) -> usize {
-    // SAFETY: the counting allocator passes only blocks mimalloc allocated
-    // and has not freed yet.
-    unsafe { mimalloc::MiMalloc.usable_size(p) }
+/// The size of the block mimalloc hands out for a request of `size` bytes.
+fn mimalloc_size_class(size: usize) -> usize {
+    // SAFETY: a pure function of its argument.
+    unsafe { libmimalloc_sys::mi_good_size(size) }
 }
 
 /// A multi-threaded, Redis-compatible in-memory cache server.

@@ -113,6 +113,13 @@ pub struct Tuning {
     pub zset_max_listpack_value: AtomicU64,
     /// `list-max-listpack-size` (Redis's quicklist `fill`).
     pub list_fill: AtomicI64,
+    /// Checked before every write: `replica-read-only`,
+    /// `replica-serve-stale-data`, `min-replicas-to-write` and
+    /// `min-replicas-max-lag`.
+    pub replica_read_only: AtomicBool,
+    pub replica_serve_stale_data: AtomicBool,
+    pub min_replicas_to_write: AtomicI64,
+    pub min_replicas_max_lag: AtomicI64,
 }
 
 impl Tuning {
@@ -148,6 +155,14 @@ impl Tuning {
         );
         self.list_fill
             .store(config.get_i64("list-max-listpack-size").unwrap_or(-2), r);
+        self.replica_read_only
+            .store(config.get_bool("replica-read-only"), r);
+        self.replica_serve_stale_data
+            .store(config.get_bool("replica-serve-stale-data"), r);
+        self.min_replicas_to_write
+            .store(config.get_i64("min-replicas-to-write").unwrap_or(0), r);
+        self.min_replicas_max_lag
+            .store(config.get_i64("min-replicas-max-lag").unwrap_or(10), r);
         self.set_max_intset_entries.store(
             config
                 .get_i64("set-max-intset-entries")

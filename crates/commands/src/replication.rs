@@ -344,7 +344,10 @@ pub fn refuse_stale(shared: &Shared, session: &crate::Session) -> Option<&'stati
     if !shared.repl.is_replica()
         || session.repl.is_master
         || shared.repl.link_state.load(Ordering::Relaxed) == LINK_CONNECTED
-        || shared.config.get_bool("replica-serve-stale-data")
+        || shared
+            .tuning
+            .replica_serve_stale_data
+            .load(Ordering::Relaxed)
     {
         return None;
     }
@@ -357,17 +360,17 @@ pub fn refuse_write(shared: &Shared, session: &crate::Session) -> Option<&'stati
         return None;
     }
     if shared.repl.is_replica() {
-        if shared.config.get_bool("replica-read-only") {
+        if shared.tuning.replica_read_only.load(Ordering::Relaxed) {
             return Some(READONLY);
         }
         return None;
     }
-    let min = shared.config.get_i64("min-replicas-to-write").unwrap_or(0);
+    let min = shared.tuning.min_replicas_to_write.load(Ordering::Relaxed);
     if min > 0 {
         let lag = shared
-            .config
-            .get_i64("min-replicas-max-lag")
-            .unwrap_or(10)
+            .tuning
+            .min_replicas_max_lag
+            .load(Ordering::Relaxed)
             .max(0) as u64;
         if lag > 0 && (shared.repl.good_replicas(lag, crate::context::unix_ms()) as i64) < min {
             return Some(NOREPLICAS);

@@ -259,8 +259,6 @@ fn set_generic(
     reply: SetReply,
 ) -> CmdResult {
     let (db, key) = (ctx.db(), ctx.arg(1));
-    let raw_value = value;
-    let value = Value::string(value);
     let mut locked = ctx.ks().lock(db, key, ctx.now_ms);
     if opts.get {
         let old = lookup_read(&mut locked, db, key)
@@ -290,7 +288,7 @@ fn set_generic(
     };
     // An absolute time already past is stored as given; the key is then
     // expired at its next access, as in Redis 7.0.
-    locked.insert(db, key, value, expire);
+    locked.insert_string(db, key, value, expire);
     locked.dirty(1);
     drop(locked);
     if let Some(at) = expire_at {
@@ -298,7 +296,7 @@ fn set_generic(
         let argv = vec![
             Bytes::from_static(b"SET"),
             Bytes::copy_from_slice(key),
-            Bytes::copy_from_slice(raw_value),
+            Bytes::copy_from_slice(value),
             Bytes::from_static(b"PXAT"),
             Bytes::from(at.to_string()),
         ];
@@ -475,7 +473,7 @@ fn cmd_mset(ctx: &mut Ctx) -> CmdResult {
         // The lookup reclaims an expired key first, counting it as Redis
         // does, before the new value replaces it.
         locked.contains(db, &p[0]);
-        locked.insert(db, &p[0], Value::string(&p[1]), None);
+        locked.insert_string(db, &p[0], &p[1], None);
     }
     locked.dirty((pairs.len() / 2) as u64);
     drop(locked);
@@ -498,7 +496,7 @@ fn cmd_msetnx(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     for p in pairs.chunks_exact(2) {
-        locked.insert(db, &p[0], Value::string(&p[1]), None);
+        locked.insert_string(db, &p[0], &p[1], None);
     }
     locked.dirty((pairs.len() / 2) as u64);
     drop(locked);

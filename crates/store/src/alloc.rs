@@ -42,9 +42,9 @@ fn slot() -> &'static AtomicIsize {
 /// Wraps an allocator `A` and counts the bytes it has handed out.
 pub struct CountingAlloc<A> {
     inner: A,
-    /// The usable size of a block `inner` allocated; `None` counts the
-    /// sizes requested instead.
-    usable: Option<fn(*const u8) -> usize>,
+    /// The size class `inner` serves a request of the given size from;
+    /// `None` counts the sizes requested instead.
+    class_of: Option<fn(usize) -> usize>,
 }
 
 impl<A> CountingAlloc<A> {
@@ -52,24 +52,27 @@ impl<A> CountingAlloc<A> {
     pub const fn new(inner: A) -> CountingAlloc<A> {
         CountingAlloc {
             inner,
-            usable: None,
+            class_of: None,
         }
     }
 
-    /// Counts what each block really occupies, its size class included, as
-    /// `usable` reports it for a block `inner` allocated. Redis counts its
-    /// allocator's usable sizes too, so `used_memory` compares like for like.
-    pub const fn with_usable_size(inner: A, usable: fn(*const u8) -> usize) -> CountingAlloc<A> {
+    /// Counts each block at the size class `inner` serves it from, as
+    /// `class_of` gives it for a requested size: what the block really
+    /// occupies. Redis counts its allocator's usable sizes too, so
+    /// `used_memory` compares like for like. (A function of the size alone,
+    /// not of the block, keeps the count cheap: no lookup of the block's
+    /// page on every allocation and free.)
+    pub const fn with_size_classes(inner: A, class_of: fn(usize) -> usize) -> CountingAlloc<A> {
         CountingAlloc {
             inner,
-            usable: Some(usable),
+            class_of: Some(class_of),
         }
     }
 
     #[inline]
-    fn size_of(&self, ptr: *const u8, requested: usize) -> isize {
-        match self.usable {
-            Some(f) => f(ptr) as isize,
+    fn size_of(&self, requested: usize) -> isize {
+        match self.class_of {
+            Some(f) => f(requested) as isize,
             None => requested as isize,
         }
     }
@@ -80,7 +83,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
         INSTALLED.store(true, Ordering::Relaxed);
         let p = unsafe { self.inner.alloc(layout) };
         if !p.is_null() {
-            slot().fetch_add(self.size_of(p, layout.size()), Ordering::Relaxed);
+            slot().fetch_add(self.size_of(layout.size()), Ordering::Relaxed);
         }
         p
     }
@@ -88,22 +91,22 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { self.inner.alloc_zeroed(layout) };
         if !p.is_null() {
-            slot().fetch_add(self.size_of(p, layout.size()), Ordering::Relaxed);
+            slot().fetch_add(self.size_of(layout.size()), Ordering::Relaxed);
         }
         p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let size = self.size_of(ptr, layout.size());
+        let size = self.size_of(layout.size());
         unsafe { self.inner.dealloc(ptr, layout) };
         slot().fetch_sub(size, Ordering::Relaxed);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let old = self.size_of(ptr, layout.size());
+        let old = self.size_of(layout.size());
         let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            slot().fetch_add(self.size_of(p, new_size) - old, Ordering::Relaxed);
+            slot().fetch_add(self.size_of(new_size) - old, Ordering::Relaxed);
         }
         p
     }

@@ -29,7 +29,7 @@
 //! The block's size is not stored: it follows from its contents, which is
 //! what [`Entry::block_size`] reads back to free it.
 
-use crate::value::{StrRef, StrValue, Value, ValueRef};
+use crate::value::{parse_int_exact, StrRef, StrValue, Value, ValueRef};
 use bytes::Bytes;
 use std::alloc::{self, Layout};
 use std::ptr::NonNull;
@@ -166,6 +166,20 @@ impl Entry {
                 Entry::build(key, Payload::Inline(&data), expire_at, flags)
             }
             other => Entry::build(key, Payload::Object(other), expire_at, flags),
+        }
+    }
+
+    /// A new entry holding the string `data`, encoded as [`Value::string`]
+    /// would encode it, without building the value first (SET's path: the
+    /// bytes go from the request straight into the block).
+    pub fn new_string(key: &[u8], data: &[u8], expire_at: Option<u64>, access: u32) -> Entry {
+        let flags = access & ACCESS_MASK;
+        if let Some(n) = (data.len() <= 20).then(|| parse_int_exact(data)).flatten() {
+            Entry::build(key, Payload::Int(n), expire_at, flags)
+        } else if data.len() <= INLINE_STR_MAX {
+            Entry::build(key, Payload::Inline(data), expire_at, flags)
+        } else {
+            Entry::build(key, Payload::Object(Value::string(data)), expire_at, flags)
         }
     }
 
@@ -581,6 +595,23 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn new_string_encodes_as_value_string_does() {
+        for v in strings() {
+            // Strings built in place are not what SET makes.
+            if matches!(v, Value::Str(StrValue::Bytes { raw: true, .. })) {
+                continue;
+            }
+            let bytes = v.as_str().map(|s| s.to_vec()).unwrap_or_default();
+            let e = Entry::new_string(b"k", &bytes, Some(3), 9);
+            let expected = Entry::new(b"k", Value::string(&bytes), Some(3), 9, false);
+            assert_eq!(e.value().to_value(), v);
+            assert_eq!(e.block_size(), expected.block_size());
+            assert_eq!(e.value().encoding_name(), expected.value().encoding_name());
+            assert_eq!((e.expire_at(), e.access()), (Some(3), 9));
         }
     }
 

@@ -1005,6 +1005,20 @@ impl<'a> Locked<'a> {
         self.insert_entry(db, entry, true)
     }
 
+    /// Inserts or replaces `key` with the string `data` (encoded as
+    /// [`Value::string`] would), returning the previous entry: SET's path,
+    /// which copies the bytes once, into the entry.
+    pub fn insert_string(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        data: &[u8],
+        expire_at: Option<u64>,
+    ) -> Option<Entry> {
+        let entry = Entry::new_string(key, data, expire_at, self.ks.fresh_access(self.now));
+        self.insert_entry(db, entry, true)
+    }
+
     /// A new entry with a fresh access field.
     fn new_entry(&self, key: &[u8], value: Value, expire_at: Option<u64>, copied: bool) -> Entry {
         Entry::new(

@@ -10,6 +10,10 @@
 //! * Expiry: lazy on access ([`Locked::get`] deletes an expired key before
 //!   answering) and active ([`Keyspace::active_expire_db`], which walks each
 //!   shard's buckets from a saved cursor in bounded steps).
+//! * [`Entry`]: one key in one allocation (access field, expiry, key bytes
+//!   and a short string inline, or the value as an object); the shard tables
+//!   hold thin pointers to these blocks. Stored values are read as
+//!   [`ValueRef`]s.
 //! * [`Value`]: the value types with their Redis encodings.
 //!
 //! What it must never do: block on I/O, hold a shard lock across a step of
