@@ -5,7 +5,7 @@
 //! renames it over the destination and fsyncs the directory, so a crash at
 //! any moment leaves either the old file or the new one, never a torn one.
 
-use crate::rdb::reader::{read_file, Loaded, Options};
+use crate::rdb::reader::{read_file, Event, Loaded, Options};
 use crate::rdb::writer::FileWriter;
 use ferrocache_store::{Capture, Keyspace, SHARDS_PER_DB};
 use std::io::{self, BufWriter};
@@ -161,7 +161,22 @@ pub fn load_bytes_with_progress(
     progress: &std::sync::atomic::AtomicU64,
 ) -> Result<LoadStats, crate::RdbError> {
     let mut stats = LoadStats::default();
-    let info = read_file(buf, opts, |rec| {
+    let info = read_file(buf, opts, |event| {
+        let rec = match event {
+            Event::Record(rec) => rec,
+            Event::Resize { db, keys, .. } => {
+                // Sized once from the file's own count, as Redis does,
+                // rather than grown step by step while loading.
+                // The count is bounded by what the file could hold (a key
+                // takes at least three bytes), so a lying header cannot
+                // make the load allocate without bound.
+                if db < ks.databases() {
+                    let keys = usize::try_from(keys).unwrap_or(usize::MAX);
+                    ks.reserve(db, keys.min(buf.len() / 3));
+                }
+                return Ok(());
+            }
+        };
         progress.store(rec.end as u64, std::sync::atomic::Ordering::Relaxed);
         if rec.db >= ks.databases() {
             return Err(format!(

@@ -584,6 +584,22 @@ impl Keyspace {
         }
     }
 
+    /// Makes room for `keys` more keys in `db`, spread over its shards as
+    /// the hash spreads them (a load sizes the tables once from the file's
+    /// count instead of growing them step by step). The caller bounds
+    /// `keys`.
+    pub fn reserve(&self, db: usize, keys: usize) {
+        let per_shard = keys / SHARDS_PER_DB;
+        // The fullest of 512 shards holds a few standard deviations (about
+        // the square root of the mean) more than the mean.
+        let per_shard = per_shard + per_shard / 16 + 8;
+        for s in self.db_shards(db) {
+            let mut g = s.lock();
+            g.table
+                .reserve(per_shard, |e| self.hasher.hash_one(e.key()));
+        }
+    }
+
     pub fn db_counts(&self, db: usize) -> (usize, usize) {
         self.db_shards(db).fold((0, 0), |(k, v), s| {
             let s = s.lock();

@@ -459,6 +459,19 @@ pub fn parse_dump_payload(payload: &[u8], opts: &Options) -> Option<Result<Loade
     })())
 }
 
+/// What [`read_file`] hands its sink, in file order.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A RESIZEDB opcode: how many keys (and keys with an expiry) the
+    /// database the next records go to holds, so tables can be sized once.
+    Resize {
+        db: usize,
+        keys: u64,
+        expires: u64,
+    },
+    Record(Record<'a>),
+}
+
 /// One key read from a file.
 #[derive(Debug)]
 pub struct Record<'a> {
@@ -493,7 +506,37 @@ pub struct FileInfo {
 pub fn read_file<'a>(
     buf: &'a [u8],
     opts: &Options,
-    mut sink: impl FnMut(Record<'a>) -> std::result::Result<(), String>,
+    sink: impl FnMut(Event<'a>) -> std::result::Result<(), String>,
+) -> Result<FileInfo> {
+    if !opts.verify_checksum || buf.len() < PARALLEL_CRC_MIN {
+        return parse_file(buf, opts, sink, |_| None);
+    }
+    // A large file's checksum is computed on another core while it is
+    // parsed. It covers everything before the last 8 bytes of a file that
+    // ends at its checksum, as files do; any other end is checked after.
+    let guess = buf.len() - 8;
+    std::thread::scope(|scope| {
+        let crc = scope.spawn(|| crc64::crc64(&buf[..guess]));
+        parse_file(buf, opts, sink, |end| {
+            if end == guess {
+                crc.join().ok()
+            } else {
+                None
+            }
+        })
+    })
+}
+
+/// Files at least this large get their checksum computed in parallel.
+const PARALLEL_CRC_MIN: usize = 1 << 20;
+
+/// [`read_file`]'s parser; `precomputed` may give the checksum of the bytes
+/// before a given offset.
+fn parse_file<'a>(
+    buf: &'a [u8],
+    opts: &Options,
+    mut sink: impl FnMut(Event<'a>) -> std::result::Result<(), String>,
+    precomputed: impl FnOnce(usize) -> Option<u64>,
 ) -> Result<FileInfo> {
     let mut r = Reader::new(buf);
     let magic = r
@@ -527,8 +570,9 @@ pub fn read_file<'a>(
                 db = usize::try_from(r.length()?).map_err(|_| r.err_at(op_at, "bad db"))?;
             }
             OP_RESIZEDB => {
-                r.length()?;
-                r.length()?;
+                let keys = r.length()?;
+                let expires = r.length()?;
+                sink(Event::Resize { db, keys, expires }).map_err(|e| r.err_at(op_at, e))?;
             }
             OP_AUX => {
                 let k = r.string()?.into_owned();
@@ -556,7 +600,7 @@ pub fn read_file<'a>(
                     freq: freq.take(),
                     end: r.pos(),
                 };
-                sink(rec).map_err(|e| r.err_at(op_at, e))?;
+                sink(Event::Record(rec)).map_err(|e| r.err_at(op_at, e))?;
             }
         }
     }
@@ -566,7 +610,7 @@ pub fn read_file<'a>(
             .u64_le()
             .map_err(|_| r.err_at(body_end, "checksum missing after EOF"))?;
         if opts.verify_checksum && stored != 0 {
-            let computed = crc64::crc64(&buf[..body_end]);
+            let computed = precomputed(body_end).unwrap_or_else(|| crc64::crc64(&buf[..body_end]));
             if computed != stored {
                 return Err(r.err_at(
                     body_end,

@@ -1,7 +1,7 @@
 //! Round trips through the writer and reader, and corrupt input.
 
 use super::encoding;
-use super::reader::{parse_dump_payload, read_file, Loaded, Options, Reader};
+use super::reader::{parse_dump_payload, read_file, Event, Loaded, Options, Reader};
 use super::writer::{dump_payload, Enc, FileWriter};
 use super::*;
 use ferrocache_store::hash::Limits;
@@ -99,7 +99,10 @@ fn write_values(vals: Vec<Sample>, compression: bool, checksum: bool) -> Vec<u8>
 
 fn read_all(buf: &[u8]) -> Result<Vec<Read>> {
     let mut got = Vec::new();
-    read_file(buf, &Options::default(), |rec| {
+    read_file(buf, &Options::default(), |event| {
+        let Event::Record(rec) = event else {
+            return Ok(());
+        };
         match rec.value {
             Loaded::Value(v) => got.push((rec.db, rec.key.into_owned(), v, rec.expire_at)),
             other => return Err(format!("unexpected {other:?}")),
@@ -139,6 +142,50 @@ fn zero_checksum_is_not_verified_and_a_wrong_one_is() {
     let e = read_all(&bad).expect_err("wrong checksum");
     assert!(e.reason.contains("checksum"), "{e}");
     assert_eq!(e.offset, n - 8);
+}
+
+#[test]
+fn large_files_checksum_in_parallel_with_the_same_verdicts() {
+    // Over a megabyte of incompressible strings, so the checksum runs on
+    // its own thread.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let vals: Vec<Sample> = (0..3000)
+        .map(|i| {
+            let v: Vec<u8> = (0..600)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            (
+                format!("k{i}").into_bytes(),
+                Value::Str(ferrocache_store::StrValue::raw(v)),
+                None,
+            )
+        })
+        .collect();
+    let good = write_values(vals, false, true);
+    assert!(good.len() > 1 << 20);
+    assert_eq!(
+        read_all(&good).expect("loads").len(),
+        3001,
+        "3000 keys and write_values' own"
+    );
+    // A flipped byte in the body, and one in the checksum itself.
+    for at in [good.len() / 2, good.len() - 1] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x40;
+        let e = read_all(&bad).expect_err("wrong checksum");
+        assert!(e.reason.contains("checksum"), "{e}");
+        assert_eq!(e.offset, good.len() - 8);
+    }
+    // Bytes after the checksum: the parallel guess misses, the file is
+    // still checked (and its checksum is right).
+    let mut longer = good.clone();
+    longer.extend_from_slice(b"trailing");
+    assert_eq!(read_all(&longer).expect("loads").len(), 3001);
 }
 
 #[test]
@@ -288,4 +335,20 @@ fn huge_declared_lengths_fail_without_allocating() {
     let mut r = Reader::new(&e.buf);
     let err = r.string().expect_err("too long");
     assert!(err.reason.contains("exceeds"), "{err}");
+}
+
+#[test]
+fn a_lying_key_count_sizes_tables_by_the_file_not_by_the_claim() {
+    let mut w = FileWriter::new(Vec::new(), true).expect("vec");
+    // RESIZEDB claims 2^40 keys; the file holds two.
+    w.select_db(0, 1 << 40, 0).expect("vec");
+    w.entry(b"a", Value::string(b"1").as_ref(), None)
+        .expect("vec");
+    w.entry(b"b", Value::string(b"2").as_ref(), None)
+        .expect("vec");
+    let buf = w.finish(true).expect("vec");
+    let ks = ferrocache_store::Keyspace::new(16);
+    let stats = crate::file::load_bytes(&ks, &buf, &Options::default(), 0).expect("loads");
+    assert_eq!(stats.keys_loaded, 2);
+    assert_eq!(ks.db_size(0), 2);
 }
