@@ -113,6 +113,10 @@ pub struct Tuning {
     pub zset_max_listpack_value: AtomicU64,
     /// `list-max-listpack-size` (Redis's quicklist `fill`).
     pub list_fill: AtomicI64,
+    /// `min-replicas-to-write` and `min-replicas-max-lag`, checked before
+    /// every write.
+    pub min_replicas_to_write: AtomicI64,
+    pub min_replicas_max_lag: AtomicI64,
 }
 
 impl Tuning {
@@ -148,6 +152,10 @@ impl Tuning {
         );
         self.list_fill
             .store(config.get_i64("list-max-listpack-size").unwrap_or(-2), r);
+        self.min_replicas_to_write
+            .store(config.get_i64("min-replicas-to-write").unwrap_or(0), r);
+        self.min_replicas_max_lag
+            .store(config.get_i64("min-replicas-max-lag").unwrap_or(10), r);
         self.set_max_intset_entries.store(
             config
                 .get_i64("set-max-intset-entries")

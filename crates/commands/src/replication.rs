@@ -362,12 +362,15 @@ pub fn refuse_write(shared: &Shared, session: &crate::Session) -> Option<&'stati
         }
         return None;
     }
-    let min = shared.config.get_i64("min-replicas-to-write").unwrap_or(0);
+    let min = shared
+        .tuning
+        .min_replicas_to_write
+        .load(std::sync::atomic::Ordering::Relaxed);
     if min > 0 {
         let lag = shared
-            .config
-            .get_i64("min-replicas-max-lag")
-            .unwrap_or(10)
+            .tuning
+            .min_replicas_max_lag
+            .load(std::sync::atomic::Ordering::Relaxed)
             .max(0) as u64;
         if lag > 0 && (shared.repl.good_replicas(lag, crate::context::unix_ms()) as i64) < min {
             return Some(NOREPLICAS);
