@@ -131,6 +131,10 @@ impl ClientHandle {
 
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
+        // Every wait of the connection wakes (its loop keeps one for its
+        // whole life, and a blocked or paused command adds its own); the
+        // stored permit catches a wait that starts later.
+        self.kill_notify.notify_waiters();
         self.kill_notify.notify_one();
     }
 }

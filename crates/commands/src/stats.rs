@@ -52,7 +52,12 @@ pub struct Stats {
 impl Stats {
     pub fn new() -> Stats {
         Stats {
-            instantaneous: Mutex::new(Instantaneous::default()),
+            // The first sample measures from start-up, as Redis's does:
+            // commands run before the first cron tick still count.
+            instantaneous: Mutex::new(Instantaneous {
+                last: Some((std::time::Instant::now(), [0; 3])),
+                ..Instantaneous::default()
+            }),
             cmds: OnceLock::new(),
             errors: Mutex::new(BTreeMap::new()),
             total_commands: Counter::new(),

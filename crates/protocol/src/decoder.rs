@@ -99,6 +99,9 @@ impl RequestDecoder {
         args: &mut Vec<Bytes>,
         limits: &DecodeLimits,
     ) -> Result<bool, ProtocolError> {
+        if self.remaining == 0 && buf.first() == Some(&b'*') && whole_command(buf, args, limits) {
+            return Ok(true);
+        }
         loop {
             if self.remaining == 0 {
                 match buf.first() {
@@ -162,6 +165,68 @@ impl RequestDecoder {
         self.pending.reserve(self.remaining.min(16));
         Ok(Header::Started)
     }
+}
+
+/// Most arguments a command may have to take the one-pass path.
+const WHOLE_MAX_ARGS: usize = 16;
+
+/// The common case in one pass: a multibulk command that is entirely in
+/// `buf` and breaks no rule. Its bytes are split off once and each argument
+/// is a slice of them, instead of one split per argument. Anything else
+/// (an incomplete command, an error, an empty or very long one) leaves `buf`
+/// untouched and returns false, and the general path below decides, so the
+/// two paths can't disagree on what a request means.
+fn whole_command(buf: &mut BytesMut, args: &mut Vec<Bytes>, limits: &DecodeLimits) -> bool {
+    let b: &[u8] = buf;
+    let Some((count, mut pos)) = header_line(b, 1) else {
+        return false;
+    };
+    if count <= 0
+        || count as usize > WHOLE_MAX_ARGS
+        || (count > UNAUTH_MAX_MULTIBULK && !limits.authenticated)
+    {
+        return false;
+    }
+    let mut spans = [(0usize, 0usize); WHOLE_MAX_ARGS];
+    for span in spans.iter_mut().take(count as usize) {
+        if b.get(pos) != Some(&b'$') {
+            return false;
+        }
+        let Some((len, start)) = header_line(b, pos + 1) else {
+            return false;
+        };
+        if len < 0 || len > limits.max_bulk_len || (len > UNAUTH_MAX_BULK && !limits.authenticated)
+        {
+            return false;
+        }
+        // The two bytes after the payload are skipped unchecked, as below.
+        let end = start.saturating_add(len as usize);
+        if end > b.len().saturating_sub(2) {
+            return false;
+        }
+        *span = (start, end);
+        pos = end + 2;
+    }
+    let frame = buf.split_to(pos).freeze();
+    args.clear();
+    args.extend(
+        spans[..count as usize]
+            .iter()
+            .map(|&(start, end)| frame.slice(start..end)),
+    );
+    true
+}
+
+/// The integer on the header line that starts at `from` (after its `*` or
+/// `$`) and the offset after the line's two terminating bytes; `None` when
+/// the line is incomplete or not a valid integer.
+fn header_line(b: &[u8], from: usize) -> Option<(i64, usize)> {
+    let rest = b.get(from..)?;
+    let cr = from + find_cr(rest)?;
+    if cr + 1 >= b.len() {
+        return None;
+    }
+    Some((parse_i64(&b[from..cr])?, cr + 2))
 }
 
 enum Header {
@@ -430,6 +495,79 @@ mod tests {
             args,
             vec![Bytes::from("SET"), Bytes::from("key"), Bytes::from("value")]
         );
+    }
+
+    /// Decodes `input` fed in two pieces split at `at`, with `limits`.
+    fn decode_split(
+        input: &[u8],
+        at: usize,
+        limits: &DecodeLimits,
+    ) -> (Vec<Vec<Vec<u8>>>, Result<(), ProtocolError>, usize) {
+        let mut dec = RequestDecoder::new();
+        let mut buf = BytesMut::new();
+        let mut args = Vec::new();
+        let mut out = Vec::new();
+        for part in [&input[..at], &input[at..]] {
+            buf.extend_from_slice(part);
+            loop {
+                match dec.decode(&mut buf, &mut args, limits) {
+                    Ok(true) => out.push(args.iter().map(|a| a.to_vec()).collect()),
+                    Ok(false) => break,
+                    Err(e) => return (out, Err(e), buf.len()),
+                }
+            }
+        }
+        (out, Ok(()), buf.len())
+    }
+
+    /// A command that is all in the buffer takes the one-pass path; fed in
+    /// two pieces it takes the argument-by-argument path (or both). Every
+    /// split point must give the same commands and the same error, and when
+    /// there is no error the same bytes left over (after an error the
+    /// connection closes, so what stays buffered does not matter).
+    #[test]
+    fn one_pass_and_incremental_paths_agree() {
+        let mut many = b"*17\r\n".to_vec();
+        for i in 0..17 {
+            many.extend_from_slice(format!("${}\r\n{}\r\n", i.to_string().len(), i).as_bytes());
+        }
+        let inputs: Vec<Vec<u8>> = vec![
+            b"*2\r\n$3\r\nGET\r\n$16\r\nkey:000000012345\r\n*1\r\n$4\r\nPING\r\n".to_vec(),
+            b"*3\r\n$3\r\nSET\r\n$0\r\n\r\n$5\r\nvalue\r\n*1\r\n$4".to_vec(),
+            b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n".to_vec(),
+            b"*2\r\n$3\r\nGETxx$1\r\nkyy".to_vec(),
+            b"*2\r\n$3\r\nGET\r\n:1\r\n".to_vec(),
+            b"*2\r\n$3\r\nGET\r\n$-1\r\n".to_vec(),
+            b"*2\r\n$3\r\nGET\r\n$01\r\nk\r\n".to_vec(),
+            b"*+2\r\n$3\r\nGET\r\n".to_vec(),
+            b"*12\r\n$3\r\nGET\r\n".to_vec(),
+            b"*2\r\n$3\r\nSET\r\n$20000\r\n".to_vec(),
+            many,
+        ];
+        let limits = [
+            DecodeLimits::default(),
+            DecodeLimits {
+                max_bulk_len: 4,
+                authenticated: false,
+            },
+        ];
+        for input in &inputs {
+            for l in &limits {
+                let key = |(cmds, res, left): (_, Result<(), _>, usize)| {
+                    let left = if res.is_ok() { left } else { 0 };
+                    (cmds, res, left)
+                };
+                let whole = key(decode_split(input, input.len(), l));
+                for at in 0..input.len() {
+                    assert_eq!(
+                        key(decode_split(input, at, l)),
+                        whole,
+                        "input {:?} split at {at}",
+                        String::from_utf8_lossy(input)
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -49,6 +49,19 @@ where
         .config
         .get_i64("client-query-buffer-limit")
         .unwrap_or(1 << 30) as usize;
+    // The kill and shutdown waits last as long as the connection: they are
+    // registered once, not once per request (each registration and removal
+    // takes a lock, and the shutdown signal's lock is shared by every
+    // connection). `ClientHandle::kill` wakes every waiter, so the waits
+    // that blocking commands, pauses and replicas make meanwhile are woken
+    // too.
+    let killed = handle.kill_notify.notified();
+    tokio::pin!(killed);
+    let mut shutdown_rx = shutdown.clone();
+    let stopping = async move {
+        let _ = shutdown_rx.changed().await;
+    };
+    tokio::pin!(stopping);
 
     'conn: loop {
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
@@ -63,8 +76,16 @@ where
         } else {
             shared.tuning.timeout_secs.load(Ordering::Relaxed)
         };
+        // Biased: polled in this order, with no random start. The read
+        // comes first so that a request that is already there costs no
+        // other poll; the kill flag and the shutdown signal are checked
+        // after every read, so a client that never stops sending still
+        // sees them.
         let read = tokio::select! {
+            biased;
             r = stream.read_buf(&mut buf) => r,
+            _ = &mut killed => break 'conn,
+            _ = &mut stopping => break 'conn,
             line = monitor_line(&mut session.monitor_rx) => {
                 if let Some(line) = line {
                     out.extend_from_slice(&line);
@@ -114,8 +135,6 @@ where
                 }
                 continue 'conn;
             }
-            _ = handle.kill_notify.notified() => break 'conn,
-            _ = shutdown.changed() => break 'conn,
             _ = idle(timeout) => break 'conn,
         };
         match read {
@@ -127,7 +146,7 @@ where
                     .fetch_add(n as u64, Ordering::Relaxed);
             }
         }
-        if handle.killed.load(Ordering::Acquire) {
+        if handle.killed.load(Ordering::Acquire) || shutdown.has_changed().unwrap_or(true) {
             break 'conn;
         }
         // Messages published before these commands were read go out ahead
