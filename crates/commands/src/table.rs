@@ -524,7 +524,11 @@ mod tests {
                 expected.insert(format!("cmd_{base}"));
                 handlers.push((c.name.to_string(), c.handler as usize));
             } else {
-                assert_eq!(c.handler as usize, container_handler as Handler as usize);
+                // (Function addresses are compared only without
+                // optimisation; see the check at the end.)
+                if cfg!(debug_assertions) {
+                    assert_eq!(c.handler as usize, container_handler as Handler as usize);
+                }
                 for s in c.subcommands {
                     expected.insert(format!("cmd_{base}_{}", s.name.replace('-', "_")));
                     handlers.push((full_name(s, Some(c)), s.handler as usize));
@@ -541,9 +545,15 @@ mod tests {
             orphans.is_empty(),
             "cmd_ fns without a table entry: {orphans:?}"
         );
-        handlers.sort_by_key(|h| h.1);
-        for w in handlers.windows(2) {
-            assert_ne!(w[0].1, w[1].1, "{} and {} share a handler", w[0].0, w[1].0);
+        // Two entries pointing at one function is a table typo. Only checked
+        // without optimisation: an optimised build may merge functions whose
+        // code is identical (distinct handlers then share an address) and
+        // may give one function different addresses in different units.
+        if cfg!(debug_assertions) {
+            handlers.sort_by_key(|h| h.1);
+            for w in handlers.windows(2) {
+                assert_ne!(w[0].1, w[1].1, "{} and {} share a handler", w[0].0, w[1].0);
+            }
         }
     }
 
