@@ -246,6 +246,10 @@ pub struct AofState {
     pub rewrite_scheduled: AtomicBool,
     /// Set by BGREWRITEAOF and CONFIG SET; the writer clears it.
     pub wake: AtomicBool,
+    /// `appendfsync always`: something appended waits for an fsync (a
+    /// client asked in [`Journal::wait_synced`], or a write no client waits
+    /// for was appended). The writer clears it when it takes the bytes.
+    sync_requested: AtomicBool,
     pub rewrites: AtomicU64,
     pub last_rewrite_ok: AtomicBool,
     pub last_rewrite_time_sec: std::sync::atomic::AtomicI64,
@@ -253,7 +257,13 @@ pub struct AofState {
     pub last_write_ok: AtomicBool,
     pub current_size: AtomicU64,
     pub base_size: AtomicU64,
-    /// Journal offset known to be on disk (fsynced).
+    /// Journal offset known to be on disk (fsynced), as the writer set it.
+    durable: AtomicU64,
+    /// Signalled by the writer after each change of `durable`: it wakes one
+    /// waiting client, which hands the news on to the others through
+    /// `synced` (see [`Journal::wait_synced`]).
+    release: tokio::sync::Notify,
+    /// `durable` as the waiting clients were last told.
     synced: tokio::sync::watch::Sender<u64>,
     /// The last write error while it lasts (writes are refused with
     /// MISCONF meanwhile).
@@ -268,6 +278,7 @@ impl Default for AofState {
             rewrite_in_progress: AtomicBool::new(false),
             rewrite_scheduled: AtomicBool::new(false),
             wake: AtomicBool::new(false),
+            sync_requested: AtomicBool::new(false),
             rewrites: AtomicU64::new(0),
             last_rewrite_ok: AtomicBool::new(true),
             last_rewrite_time_sec: std::sync::atomic::AtomicI64::new(-1),
@@ -275,6 +286,8 @@ impl Default for AofState {
             last_write_ok: AtomicBool::new(true),
             current_size: AtomicU64::new(0),
             base_size: AtomicU64::new(0),
+            durable: AtomicU64::new(0),
+            release: tokio::sync::Notify::new(),
             synced: tokio::sync::watch::channel(0).0,
             write_error: Mutex::new(None),
         }
@@ -296,7 +309,8 @@ impl AofState {
 
     /// The writer made everything up to `offset` durable.
     pub fn set_synced(&self, offset: u64) {
-        self.synced.send_replace(offset);
+        self.durable.store(offset, Ordering::Release);
+        self.release.notify_one();
     }
 }
 
@@ -321,6 +335,10 @@ pub struct Section<'a> {
     state: Option<MutexGuard<'a, State>>,
     /// EXEC and scripts: records are wrapped in MULTI/EXEC.
     atomic: bool,
+    /// No client waits for this section's records (the cron's active
+    /// expiry): under `appendfsync always` they ask for the fsync
+    /// themselves.
+    background: bool,
 }
 
 impl Journal {
@@ -514,12 +532,24 @@ impl Journal {
     }
 
     /// Like [`Journal::take_aof`], waiting up to `timeout` for something to
-    /// take or for [`AofState::wake`].
-    pub fn wait_take_aof(&self, timeout: std::time::Duration) -> (Bytes, u64) {
+    /// take or for [`AofState::wake`]. With `always`, what it waits for is
+    /// an fsync request (see [`Journal::wait_synced`]); bytes nobody asked
+    /// for yet are taken only at the timeout.
+    pub fn wait_take_aof(&self, timeout: std::time::Duration, always: bool) -> (Bytes, u64) {
         let mut st = self.state.lock();
-        if st.aof.as_ref().is_none_or(|b| b.is_empty()) && !self.aof.wake.load(Ordering::Acquire) {
+        let ready = |st: &State| {
+            self.aof.wake.load(Ordering::Acquire)
+                || if always {
+                    self.aof.sync_requested.load(Ordering::Acquire)
+                } else {
+                    st.aof.as_ref().is_some_and(|b| !b.is_empty())
+                }
+        };
+        if !ready(&st) {
             self.appended.wait_for(&mut st, timeout);
         }
+        // Requests made from here on are for bytes not taken now.
+        self.aof.sync_requested.store(false, Ordering::Release);
         let bytes = st
             .aof
             .as_mut()
@@ -555,15 +585,54 @@ impl Journal {
 
     /// Waits until the AOF writer has made `offset` durable (appendfsync
     /// always) or stopped being the AOF writer.
+    ///
+    /// Like Redis, which writes and fsyncs once per event-loop iteration
+    /// before it sends that iteration's replies, the request for the fsync
+    /// waits until this worker has run every other connection that is
+    /// ready (`yield_now` resumes only then): their writes join the same
+    /// fsync instead of each starting one of their own.
     pub async fn wait_synced(&self, offset: u64) {
+        let done = || {
+            self.aof.durable.load(Ordering::Acquire) >= offset
+                || !self.aof.fsync_always.load(Ordering::Relaxed)
+                || !self.aof.enabled.load(Ordering::Relaxed)
+        };
+        if done() {
+            return;
+        }
+        tokio::task::yield_now().await;
+        if done() {
+            return;
+        }
+        self.request_sync();
+        // The writer wakes one waiting client (a thread switch the kernel
+        // charges per wake-up); that client wakes the rest from its worker
+        // thread, where waking a task costs no system call.
         let mut rx = self.aof.synced.subscribe();
-        let _ = rx
-            .wait_for(|v| {
-                *v >= offset
-                    || !self.aof.fsync_always.load(Ordering::Relaxed)
-                    || !self.aof.enabled.load(Ordering::Relaxed)
-            })
-            .await;
+        while !done() {
+            tokio::select! {
+                _ = self.aof.release.notified() => {
+                    self.aof
+                        .synced
+                        .send_replace(self.aof.durable.load(Ordering::Acquire));
+                }
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Asks the AOF writer for an fsync of everything appended so far
+    /// (`appendfsync always`). Only the first request of a batch takes the
+    /// lock and wakes the writer.
+    fn request_sync(&self) {
+        if !self.aof.sync_requested.swap(true, Ordering::AcqRel) {
+            let _st = self.state.lock();
+            self.appended.notify_all();
+        }
     }
 
     /// Opens a section if the journal is on and this thread has none open
@@ -579,10 +648,11 @@ impl Journal {
             journal: self,
             state: Some(state),
             atomic,
+            background: false,
         })
     }
 
-    fn append(&self, st: &mut State, records: Vec<Record>, atomic: bool) {
+    fn append(&self, st: &mut State, records: Vec<Record>, atomic: bool, background: bool) {
         if records.is_empty() {
             return;
         }
@@ -611,19 +681,29 @@ impl Journal {
         if wrap {
             put(&[b"EXEC"], false);
         }
-        // The AOF writer only waits on an empty buffer and takes all of it
-        // when it wakes: one wake-up per batch, not one per write.
+        // The AOF writer takes all of the buffer when it wakes: one wake-up
+        // per batch, not one per write. Under everysec and no it is woken
+        // by the first bytes of a batch. Under always it is woken when the
+        // batch is complete: clients ask for the fsync (wait_synced) once
+        // their worker has run every other ready connection, so a write
+        // needs no wake-up of its own, except one no client will ask for.
+        let from_master = FROM_MASTER.with(|c| c.get());
         let wake_writer = match st.aof.as_mut() {
             Some(aof) => {
                 let was_empty = aof.is_empty();
                 aof.extend_from_slice(aof_buf.as_ref().unwrap_or(&buf));
-                was_empty
+                if self.aof.fsync_always.load(Ordering::Relaxed) {
+                    (background || from_master)
+                        && !self.aof.sync_requested.swap(true, Ordering::AcqRel)
+                } else {
+                    was_empty
+                }
             }
             None => false,
         };
         // A replica's own records go to its AOF only: its stream offsets
         // are its master's (see [`Journal::feed_raw`]).
-        if !FROM_MASTER.with(|c| c.get()) {
+        if !from_master {
             self.push_repl(st, &buf);
             let end = self.offset.fetch_add(buf.len() as u64, Ordering::Release) + buf.len() as u64;
             LAST_APPEND.with(|c| c.set(end));
@@ -639,7 +719,8 @@ impl Drop for Section<'_> {
         let records = SECTION.with(|s| s.borrow_mut().take()).unwrap_or_default();
         ferrocache_store::set_journal_section(false);
         if let Some(mut st) = self.state.take() {
-            self.journal.append(&mut st, records, self.atomic);
+            self.journal
+                .append(&mut st, records, self.atomic, self.background);
         }
         for f in DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut())) {
             f();
@@ -732,7 +813,9 @@ fn encode(buf: &mut BytesMut, argv: &[&[u8]]) {
 
 /// Opens the section the cron's active expiry runs in.
 pub fn for_background(shared: &Shared) -> Option<Section<'_>> {
-    shared.journal.open(false)
+    let mut section = shared.journal.open(false)?;
+    section.background = true;
+    Some(section)
 }
 
 #[cfg(test)]

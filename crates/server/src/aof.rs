@@ -548,15 +548,19 @@ fn writer(shared: Arc<Shared>, mut open: Option<Open>) {
                 return;
             }
             // Idle until CONFIG SET appendonly yes (or shutdown).
-            let _ = shared.journal.wait_take_aof(Duration::from_millis(200));
+            let _ = shared
+                .journal
+                .wait_take_aof(Duration::from_millis(200), false);
             continue;
         }
         let Some(o) = open.as_mut() else { continue };
         if aof.rewrite_scheduled.swap(false, Ordering::AcqRel) || auto_rewrite_due(&shared, o) {
             rewrite(&shared, o);
         }
-        let (bytes, end) = shared.journal.wait_take_aof(Duration::from_millis(100));
         let always = policy == "always";
+        let (bytes, end) = shared
+            .journal
+            .wait_take_aof(Duration::from_millis(100), always);
         let sync_now = match policy.as_str() {
             "always" => true,
             "everysec" => o.last_fsync.elapsed() >= Duration::from_secs(1),
