@@ -355,18 +355,20 @@ fn wait_ready(port: u16) {
 }
 
 /// kill -9 while several clients write with `appendfsync always`: every
-/// write that was acknowledged is there after the restart.
+/// write that was acknowledged is there after the restart. The last writer
+/// pipelines each INCR with a BLPOP that times out, so its acknowledgements
+/// leave on the path that flushes replies before a client blocks.
 #[test]
 fn kill_9_with_appendfsync_always_loses_no_acknowledged_write() {
     let dir = temp_dir("kill9");
     let port = crate::support::free_port();
     // Per writer: the highest counter value acknowledged so far.
-    let mut acknowledged = vec![0i64; 4];
+    let mut acknowledged = vec![0i64; 5];
     for round in 0..4 {
         let mut child = spawn_binary(&dir, port);
         wait_ready(port);
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let writers: Vec<_> = (0..4)
+        let writers: Vec<_> = (0..5)
             .map(|w| {
                 let stop = stop.clone();
                 std::thread::spawn(move || {
@@ -379,7 +381,11 @@ fn kill_9_with_appendfsync_always_loses_no_acknowledged_write() {
                     let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
                     let mut writer = stream;
                     let key = format!("counter:{w}");
-                    let request = format!("*2\r\n$4\r\nINCR\r\n${}\r\n{key}\r\n", key.len());
+                    let mut request = format!("*2\r\n$4\r\nINCR\r\n${}\r\n{key}\r\n", key.len());
+                    let blocks = w == 4;
+                    if blocks {
+                        request.push_str("*3\r\n$5\r\nBLPOP\r\n$5\r\nempty\r\n$4\r\n0.01\r\n");
+                    }
                     let mut line = String::new();
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         if writer.write_all(request.as_bytes()).is_err() {
@@ -392,6 +398,13 @@ fn kill_9_with_appendfsync_always_loses_no_acknowledged_write() {
                                 match line.strip_prefix(':').and_then(|n| n.trim().parse().ok()) {
                                     Some(n) => best = n,
                                     None => break,
+                                }
+                                // The BLPOP's timeout: a null array.
+                                line.clear();
+                                if blocks
+                                    && !(reader.read_line(&mut line).is_ok() && line == "*-1\r\n")
+                                {
+                                    break;
                                 }
                             }
                             Err(_) => break,

@@ -173,6 +173,7 @@ where
                     if shared.pause.is_active()
                         && !wait_while_paused(
                             &shared,
+                            &mut session,
                             &handle,
                             &mut shutdown,
                             &args,
@@ -187,6 +188,7 @@ where
                     args.clear();
                     if let Some(req) = session.repl.sync.take() {
                         // PSYNC/SYNC: this connection becomes a replica's.
+                        durable(&shared, &mut session).await;
                         if !out.is_empty() && !flush(&shared, &mut stream, &mut out).await {
                             break 'conn;
                         }
@@ -202,6 +204,7 @@ where
                         break 'conn;
                     }
                     if let Some(w) = session.repl.wait.take() {
+                        durable(&shared, &mut session).await;
                         if !out.is_empty() && !flush(&shared, &mut stream, &mut out).await {
                             break 'conn;
                         }
@@ -293,6 +296,8 @@ async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
     let waiter = blocked.waiter.clone();
     let deadline = blocked.deadline;
     let mut reply = None;
+    // Replies to earlier writes go out only once they are durable.
+    durable(shared, session).await;
     if out.is_empty() || flush(shared, stream, out).await {
         reply = loop {
             if let Some((r, sync)) = waiter.take_answer() {
@@ -367,6 +372,7 @@ async fn monitor_line(
 /// (killed, server shutting down, or the client went away).
 async fn wait_while_paused<S: AsyncWrite + Unpin>(
     shared: &Shared,
+    session: &mut Session,
     handle: &ClientHandle,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
     args: &[bytes::Bytes],
@@ -380,6 +386,8 @@ async fn wait_while_paused<S: AsyncWrite + Unpin>(
         let Some(until) = dispatch::paused_until(shared, args) else {
             return true;
         };
+        // Replies to earlier writes go out only once they are durable.
+        durable(shared, session).await;
         if !out.is_empty() && !flush(shared, stream, out).await {
             return false;
         }
