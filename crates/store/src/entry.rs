@@ -81,6 +81,18 @@ impl Payload<'_> {
     }
 }
 
+/// The packed payload [`Entry::new`] stores `value` as, or `None` when it
+/// keeps the value as an object.
+fn packed_form(value: &Value) -> Option<Payload<'_>> {
+    match value {
+        Value::Str(StrValue::Int(n)) => Some(Payload::Int(*n)),
+        Value::Str(StrValue::Bytes { data, raw: false }) if data.len() <= INLINE_STR_MAX => {
+            Some(Payload::Inline(data))
+        }
+        _ => None,
+    }
+}
+
 fn zigzag(n: i64) -> u64 {
     ((n << 1) ^ (n >> 63)) as u64
 }
@@ -160,12 +172,9 @@ impl Entry {
         if copied {
             flags |= F_COPIED;
         }
-        match value {
-            Value::Str(StrValue::Int(n)) => Entry::build(key, Payload::Int(n), expire_at, flags),
-            Value::Str(StrValue::Bytes { data, raw: false }) if data.len() <= INLINE_STR_MAX => {
-                Entry::build(key, Payload::Inline(&data), expire_at, flags)
-            }
-            other => Entry::build(key, Payload::Object(other), expire_at, flags),
+        match packed_form(&value) {
+            Some(payload) => Entry::build(key, payload, expire_at, flags),
+            None => Entry::build(key, Payload::Object(value), expire_at, flags),
         }
     }
 
@@ -181,12 +190,6 @@ impl Entry {
         } else {
             Entry::build(key, Payload::Object(Value::string(data)), expire_at, flags)
         }
-    }
-
-    /// Whether [`Entry::new`] keeps `value` as an object.
-    fn is_object(value: &Value) -> bool {
-        !matches!(value, Value::Str(StrValue::Int(_)))
-            && !matches!(value, Value::Str(StrValue::Bytes { data, raw: false }) if data.len() <= INLINE_STR_MAX)
     }
 
     /// Allocates and fills a block. `flags` carries the access field and
@@ -312,10 +315,15 @@ impl Entry {
     /// The value if it is held as an object (collections, and strings that
     /// are long or were built in place).
     pub fn as_object(&self) -> Option<&Value> {
-        (self.kind() == KIND_OBJECT).then(|| {
-            // SAFETY: an object payload is an initialised, aligned `Value`.
-            unsafe { &*(self.ptr.as_ptr().add(self.payload_at()) as *const Value) }
-        })
+        // SAFETY: an object payload is an initialised, aligned `Value`.
+        (self.kind() == KIND_OBJECT).then(|| unsafe { &*self.object_ptr() })
+    }
+
+    /// Where an object payload's `Value` sits; meaningful only for an
+    /// object entry.
+    fn object_ptr(&self) -> *mut Value {
+        // SAFETY: the offset is within the block.
+        unsafe { self.ptr.as_ptr().add(self.payload_at()) as *mut Value }
     }
 
     /// The value, borrowed.
@@ -333,13 +341,9 @@ impl Entry {
             }
             // SAFETY: an integer payload is a zigzag varint.
             KIND_INT => ValueRef::Str(StrRef::Int(unzigzag(unsafe { read_varint(p.add(at)).0 }))),
-            _ => self.as_object().map_or(
-                ValueRef::Str(StrRef::Bytes {
-                    data: &[],
-                    raw: false,
-                }),
-                Value::as_ref,
-            ),
+            // SAFETY: the only other kind is an object, an initialised
+            // `Value`.
+            _ => unsafe { (*self.object_ptr()).as_ref() },
         }
     }
 
@@ -347,10 +351,8 @@ impl Entry {
     /// collections always are, strings only when built in place or long.
     /// Strings are changed with [`Entry::set_value`] instead.
     pub fn value_mut(&mut self) -> Option<&mut Value> {
-        (self.kind() == KIND_OBJECT).then(|| {
-            // SAFETY: as in `object`; `&mut self` makes the borrow exclusive.
-            unsafe { &mut *(self.ptr.as_ptr().add(self.payload_at()) as *mut Value) }
-        })
+        // SAFETY: as in `as_object`; `&mut self` makes the borrow exclusive.
+        (self.kind() == KIND_OBJECT).then(|| unsafe { &mut *self.object_ptr() })
     }
 
     /// Replaces the value, keeping the key, expiry and access field; the
@@ -359,7 +361,7 @@ impl Entry {
     /// (INCR), is written in place.
     pub fn set_value(&mut self, value: Value) {
         if let Some(old) = self.value_mut() {
-            if Entry::is_object(&value) {
+            if packed_form(&value).is_none() {
                 *old = value;
                 let h = self.header() & !F_COPIED;
                 self.set_header(h);
@@ -514,7 +516,7 @@ impl Drop for Entry {
         // with the layout it was allocated with.
         unsafe {
             if self.kind() == KIND_OBJECT {
-                std::ptr::drop_in_place(p.add(self.payload_at()) as *mut Value);
+                std::ptr::drop_in_place(self.object_ptr());
             }
             alloc::dealloc(p, layout(size));
         }
